@@ -1,0 +1,38 @@
+"""Suite-wide fixtures: the network is blocked; tests talk only to loopback servers."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from supporthub.testing.world import World
+
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and not (
+        host in {"localhost", "::1"} or host.startswith("127.") or host.startswith("/")
+    ):
+        raise RuntimeError(f"network access blocked in tests: {address!r}")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _block_network() -> Iterator[None]:
+    socket.socket.connect = _guarded_connect  # type: ignore[method-assign,assignment]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    """The named people: Carol of Initech (Base), Olga of Globex, Alice, Amy, Lee."""
+    from supporthub.testing.world import make_world
+
+    return make_world()

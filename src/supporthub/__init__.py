@@ -1,0 +1,1 @@
+"""Support Hub: a support desk that enforces a vendor's written support policy."""

@@ -1,0 +1,3 @@
+from supporthub.cli import main
+
+main()

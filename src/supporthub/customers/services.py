@@ -1,0 +1,186 @@
+"""Writes about organisations: lifecycle, subscriptions, the Support Contact cap."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from supporthub.customers import selectors
+from supporthub.customers.models import (
+    LifecycleTransition,
+    Organisation,
+    Stage,
+    Subscription,
+    SupportContact,
+)
+from supporthub.policies.selectors import policy_version_in_force
+from supporthub.staff.models import Role, StaffMember
+from supporthub.validators import normalise_phone
+
+Actor = AbstractBaseUser | AnonymousUser | None
+
+
+class ContactCapError(ValidationError):
+    """Adding or keeping contacts would exceed the support level's included number."""
+
+
+def _actor_or_none(actor: Actor) -> User | None:
+    return actor if isinstance(actor, User) else None
+
+
+def _lock(organisation: Organisation) -> Organisation:
+    # Row lock on PostgreSQL; on SQLite the IMMEDIATE transaction already serialises writers.
+    return Organisation.objects.select_for_update().get(pk=organisation.pk)
+
+
+def check_room_for_one_more(organisation: Organisation) -> None:
+    today = selectors.local_date(organisation, timezone.now())
+    entitlement = selectors.entitlement_on(organisation=organisation, on=today)
+    if entitlement is None:
+        raise ContactCapError(
+            f"{organisation.name} has no subscription in force on {today.isoformat()}, "
+            "so it has no Support Contacts to add; add a subscription first.",
+            code="no_subscription",
+        )
+    cap = entitlement.support_level.support_contacts
+    active = selectors.active_support_contacts(organisation=organisation).count()
+    if cap is not None and active >= cap:
+        raise ContactCapError(
+            f"The {entitlement.support_level.name} support level includes {cap} Support "
+            f"Contacts and {organisation.name} already has {active} active; retire one "
+            "before adding another.",
+            code="contact_cap",
+        )
+
+
+def support_contact_add(
+    *,
+    organisation: Organisation,
+    name: str,
+    email: str,
+    phone: str = "",
+    user: User | None = None,
+) -> SupportContact:
+    """Add an active Support Contact, within the cap of the support level in force."""
+    with transaction.atomic():
+        organisation = _lock(organisation)
+        check_room_for_one_more(organisation)
+        contact = SupportContact(
+            organisation=organisation,
+            name=name.strip(),
+            email=email.strip().lower(),
+            phone=normalise_phone(phone) if phone else "",
+            user=user,
+        )
+        contact.full_clean()
+        contact.save()
+        return contact
+
+
+def support_contact_retire(*, contact: SupportContact) -> SupportContact:
+    with transaction.atomic():
+        if contact.is_active:
+            contact.is_active = False
+            contact.retired_at = timezone.now()
+            contact.save(update_fields=["is_active", "retired_at"])
+        return contact
+
+
+def support_contact_reactivate(*, contact: SupportContact) -> SupportContact:
+    with transaction.atomic():
+        check_room_for_one_more(_lock(contact.organisation))
+        contact.is_active = True
+        contact.retired_at = None
+        contact.save(update_fields=["is_active", "retired_at"])
+        return contact
+
+
+def support_contact_update(*, contact: SupportContact, name: str, email: str, phone: str) -> None:
+    """Change a contact's details (not its status: that goes through retire/reactivate)."""
+    with transaction.atomic():
+        contact.name = name.strip()
+        contact.email = email.strip().lower()
+        contact.phone = normalise_phone(phone) if phone else ""
+        contact.full_clean()
+        contact.save(update_fields=["name", "email", "phone"])
+
+
+def subscription_validate(*, subscription: Subscription) -> None:
+    """Check a subscription against its policy and the organisation's active contacts."""
+    subscription.full_clean()
+    organisation = subscription.organisation
+    version = policy_version_in_force(
+        policy_key=subscription.policy.key, on=subscription.term_start
+    )
+    policy = version.document()
+    if subscription.level not in policy.subscription_levels:
+        known = ", ".join(policy.subscription_levels)
+        raise ValidationError(
+            {
+                "level": f"{subscription.level!r} is not a subscription level of "
+                f"{policy.name} (known: {known})"
+            }
+        )
+    today = selectors.local_date(organisation, timezone.now())
+    if subscription.term_end < today:
+        return
+    level = policy.support_level_for(subscription.level)
+    active = selectors.active_support_contacts(organisation=organisation).count()
+    if level.support_contacts is not None and active > level.support_contacts:
+        excess = active - level.support_contacts
+        raise ContactCapError(
+            f"The {level.name} support level includes {level.support_contacts} Support "
+            f"Contacts but {organisation.name} has {active} active: an administrator must "
+            f"retire {excess} before this subscription can apply.",
+            code="contact_cap",
+        )
+
+
+def subscription_save(*, subscription: Subscription) -> Subscription:
+    """Create or change a subscription; a level that leaves too many active contacts is refused."""
+    with transaction.atomic():
+        subscription.organisation = _lock(subscription.organisation)
+        subscription_validate(subscription=subscription)
+        subscription.save()
+        return subscription
+
+
+def organisation_move_to_customer_success(
+    *,
+    organisation: Organisation,
+    account_manager: StaffMember,
+    actor: Actor,
+    note: str = "",
+    at: datetime | None = None,
+) -> Organisation:
+    """Onboarding → customer success: the account manager becomes the primary contact."""
+    with transaction.atomic():
+        organisation = _lock(organisation)
+        if organisation.stage != Stage.ONBOARDING:
+            raise ValidationError(
+                f"{organisation.name} is already in {Stage(organisation.stage).label}.",
+                code="stage",
+            )
+        if not account_manager.has_role(Role.CS_ACCOUNT_MANAGER):
+            raise ValidationError(
+                {"account_manager": f"{account_manager} is not a CS account manager."}
+            )
+        LifecycleTransition.objects.create(
+            organisation=organisation,
+            from_stage=Stage.ONBOARDING,
+            to_stage=Stage.CUSTOMER_SUCCESS,
+            project_manager=organisation.project_manager,
+            account_manager=account_manager,
+            actor=_actor_or_none(actor),
+            at=at or timezone.now(),
+            note=note,
+        )
+        organisation.stage = Stage.CUSTOMER_SUCCESS
+        organisation.account_manager = account_manager
+        organisation.primary_staff_contact = account_manager
+        organisation.save(update_fields=["stage", "account_manager", "primary_staff_contact"])
+        return organisation

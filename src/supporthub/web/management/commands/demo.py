@@ -1,0 +1,169 @@
+"""Load both example policies and a small demo data set; safe to run again."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from supporthub.customers import services as customer_services
+from supporthub.customers.models import BillingTerm, Deployment, Organisation, Subscription
+from supporthub.policies.models import Policy
+from supporthub.policies.services import policy_load
+from supporthub.staff.models import Role, StaffMember, StaffRole
+
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - published in README for the demo only
+EXAMPLES = Path(settings.SRC_DIR).parent.parent / "examples" / "policies"
+
+STAFF: list[tuple[str, str, list[Role], str, str]] = [
+    ("alice", "Alice Moreno", [Role.SUPPORT_ENGINEER], "us", "America/Los_Angeles"),
+    ("eric", "Eric Lefèvre", [Role.SUPPORT_ENGINEER], "eu", "Europe/Paris"),
+    ("amy", "Amy Chen", [Role.CS_ACCOUNT_MANAGER], "us", "America/Denver"),
+    ("lee", "Lee Okafor", [Role.CS_LEAD], "us", "America/New_York"),
+    ("pat", "Pat Byrne", [Role.PROJECT_MANAGER], "eu", "Europe/Dublin"),
+    ("sam", "Sam Patel", [Role.SALES_REP], "us", "America/Chicago"),
+    (
+        "cora",
+        "Cora Lindqvist",
+        [Role.ENHANCEMENT_COMMITTEE, Role.SUPPORT_ENGINEER],
+        "eu",
+        "Europe/Stockholm",
+    ),
+]
+
+# name, country, zone, policy, subscription level, billing term, contacts
+ORGANISATIONS: list[tuple[str, str, str, str, str, BillingTerm, list[tuple[str, str, str]]]] = [
+    (
+        "Northwind Logistics",
+        "US",
+        "America/Chicago",
+        "cloud-support",
+        "enterprise",
+        BillingTerm.MULTI_YEAR,
+        [
+            ("Carol Diaz", "carol@northwind.example", "+13125550101"),
+            ("Dev Kumar", "dev@northwind.example", "+13125550102"),
+        ],
+    ),
+    (
+        "Globex Retail",
+        "DE",
+        "Europe/Berlin",
+        "cloud-support",
+        "platinum",
+        BillingTerm.ANNUAL,
+        [
+            ("Greta Vogel", "greta@globex.example", "+4930555010"),
+            ("Hans Richter", "hans@globex.example", ""),
+        ],
+    ),
+    (
+        "Initech Labs",
+        "IN",
+        "Asia/Kolkata",
+        "cloud-support",
+        "gold",
+        BillingTerm.MONTHLY,
+        [("Ila Rao", "ila@initech.example", "+919855501010")],
+    ),
+    (
+        "Acme Wholesale",
+        "US",
+        "America/Los_Angeles",
+        "b2b-customer-success",
+        "customer-success",
+        BillingTerm.ANNUAL,
+        [("Ava Brooks", "ava@acme.example", "+14155550123")],
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Load both example policies and the demo data set (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        for path in sorted(EXAMPLES.glob("*.toml")):
+            version, created = policy_load(text=path.read_text(), source_name=path.name)
+            state = "loaded" if created else "already loaded"
+            self.stdout.write(f"policy {version.policy.key} {version.effective_date}: {state}")
+        with transaction.atomic():
+            staff = self._staff()
+            self._admin()
+        for row in ORGANISATIONS:
+            self._organisation(row, staff)
+        self.stdout.write(self.style.SUCCESS("demo data ready; logins are in README.md"))
+
+    def _admin(self) -> None:
+        user_model = get_user_model()
+        if not user_model.objects.filter(username="admin").exists():
+            user_model.objects.create_superuser("admin", "admin@supporthub.example", DEMO_PASSWORD)
+
+    def _staff(self) -> dict[str, StaffMember]:
+        user_model = get_user_model()
+        roles = {}
+        for role in Role:
+            roles[role], _ = StaffRole.objects.get_or_create(code=role)
+        members = {}
+        for username, name, member_roles, region, zone in STAFF:
+            user, created = user_model.objects.get_or_create(
+                username=username,
+                defaults={"email": f"{username}@supporthub.example", "is_staff": True},
+            )
+            if created:
+                user.set_password(DEMO_PASSWORD)
+                user.save(update_fields=["password"])
+            member, _ = StaffMember.objects.get_or_create(
+                user=user,
+                defaults={"display_name": name, "region": region, "time_zone": zone},
+            )
+            member.roles.add(*(roles[r] for r in member_roles))
+            members[username] = member
+        return members
+
+    def _organisation(
+        self,
+        row: tuple[str, str, str, str, str, BillingTerm, list[tuple[str, str, str]]],
+        staff: dict[str, StaffMember],
+    ) -> None:
+        name, country, zone, policy_key, level, term, contacts = row
+        if Organisation.objects.filter(name=name).exists():
+            return
+        user_model = get_user_model()
+        today = timezone.now().date()
+        with transaction.atomic():
+            organisation = Organisation.objects.create(
+                name=name,
+                country=country,
+                time_zone=zone,
+                project_manager=staff["pat"],
+                primary_staff_contact=staff["pat"],
+            )
+            customer_services.subscription_save(
+                subscription=Subscription(
+                    organisation=organisation,
+                    policy=Policy.objects.get(key=policy_key),
+                    level=level,
+                    term_start=date(today.year - 1, 1, 1),
+                    term_end=date(today.year + 2, 12, 31),
+                    billing_term=term,
+                    deployment=Deployment.CLOUD,
+                )
+            )
+            customer_services.organisation_move_to_customer_success(
+                organisation=organisation, account_manager=staff["amy"], actor=None
+            )
+            for contact_name, email, phone in contacts:
+                login = user_model.objects.create_user(email.split("@")[0], email, DEMO_PASSWORD)
+                customer_services.support_contact_add(
+                    organisation=organisation,
+                    name=contact_name,
+                    email=email,
+                    phone=phone,
+                    user=login,
+                )
