@@ -133,6 +133,8 @@ INSTALLED_APPS = [
     "supporthub.staff",
     "supporthub.policies",
     "supporthub.customers",
+    "supporthub.tickets",
+    "supporthub.sla",
     "supporthub.web",
 ]
 

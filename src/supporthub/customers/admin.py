@@ -87,7 +87,16 @@ class OrganisationAdmin(admin.ModelAdmin[Organisation]):
     def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
         if not change and obj.project_manager_id:
             obj.primary_staff_contact = obj.project_manager
-        super().save_model(request, obj, form, change)
+        # The clock layer saves it: a new zone or holiday place re-times the open tickets.
+        from supporthub.sla.services import organisation_save
+
+        result = organisation_save(organisation=obj)
+        if result.retimed:
+            self.message_user(
+                request,
+                f"The calendar changed: {result.retimed} open ticket(s) were re-timed.",
+                messages.INFO,
+            )
 
     @admin.action(description="Move to customer success (the account manager becomes primary)")
     def move_to_customer_success(

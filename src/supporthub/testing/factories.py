@@ -40,6 +40,7 @@ class UserFactory(factory.django.DjangoModelFactory):  # type: ignore[misc]
 class StaffMemberFactory(factory.django.DjangoModelFactory):  # type: ignore[misc]
     class Meta:
         model = StaffMember
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory, is_staff=True)
     display_name = factory.LazyAttribute(lambda o: o.user.username.title())

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count
+from django.utils import timezone
 
 from supporthub.customers.models import Organisation
 from supporthub.policies.selectors import latest_policy_versions
+from supporthub.tickets.models import OPEN_STATUSES, Ticket
 
 
 def home_overview() -> dict[str, Any]:
@@ -15,4 +17,18 @@ def home_overview() -> dict[str, Any]:
     organisations = Organisation.objects.annotate(
         contacts=Count("support_contacts", distinct=True)
     ).order_by("name")
-    return {"policies": [(v, v.document()) for v in versions], "organisations": organisations}
+    running = (
+        Ticket.objects.filter(
+            first_response_at__isnull=True,
+            first_response_due_at__isnull=False,
+            status__in=[str(s) for s in OPEN_STATUSES],
+        )
+        .select_related("organisation")
+        .order_by("first_response_due_at")[:20]
+    )
+    return {
+        "policies": [(v, v.document()) for v in versions],
+        "organisations": organisations,
+        "running": running,
+        "now": timezone.now(),
+    }

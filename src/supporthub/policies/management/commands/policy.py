@@ -72,7 +72,15 @@ class Command(BaseCommand):
             f"(version {number})"
         )
         if created:
+            from supporthub.sla.services import policy_version_adopt
+
+            adopted = policy_version_adopt(version=version)
             self.stdout.write(f"loaded {label}")
+            if adopted.retimed:
+                self.stdout.write(
+                    f"{adopted.retimed} open ticket(s) received since "
+                    f"{version.effective_date.isoformat()} now follow it and were re-timed"
+                )
         else:
             self.stdout.write(f"already loaded: {label}; nothing changed")
 

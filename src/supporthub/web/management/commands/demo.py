@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,12 @@ from django.utils import timezone
 
 from supporthub.customers import services as customer_services
 from supporthub.customers.models import BillingTerm, Deployment, Organisation, Subscription
+from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.policies.models import Policy
 from supporthub.policies.services import policy_load
 from supporthub.staff.models import Role, StaffMember, StaffRole
+from supporthub.tickets import services as ticket_services
+from supporthub.tickets.models import Channel, MessageKind
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - published in README for the demo only
 EXAMPLES = Path(settings.SRC_DIR).parent.parent / "examples" / "policies"
@@ -81,6 +84,16 @@ ORGANISATIONS: list[tuple[str, str, str, str, str, BillingTerm, list[tuple[str, 
         BillingTerm.ANNUAL,
         [("Ava Brooks", "ava@acme.example", "+14155550123")],
     ),
+]
+
+
+# hours ago, severity (index into the policy's scale), subject, minutes to first reply or None
+DEMO_TICKETS: list[tuple[float, int, str, int | None]] = [
+    (0.25, 0, "Production cluster unreachable", None),
+    (3, 1, "Search latency doubled after upgrade", None),
+    (26, 2, "How do we rotate the API keys?", None),
+    (50, 2, "Question about snapshot retention", 45),
+    (75, 1, "Ingest pipeline drops documents", 600),
 ]
 
 
@@ -166,4 +179,33 @@ class Command(BaseCommand):
                     email=email,
                     phone=phone,
                     user=login,
+                )
+            self._tickets(organisation, staff)
+
+    def _tickets(self, organisation: Organisation, staff: dict[str, StaffMember]) -> None:
+        """A few tickets received over the last days, some answered, so the clocks show."""
+        requester = organisation.support_contacts.order_by("pk").first()
+        now = timezone.now()
+        entitlement = entitlement_on(organisation=organisation, on=local_date(organisation, now))
+        if entitlement is None:
+            return
+        severities = [s.level for s in entitlement.policy.severities]
+        for number, (hours_ago, severity_index, subject, answered_after) in enumerate(DEMO_TICKETS):
+            severity = severities[min(severity_index, len(severities) - 1)]
+            ticket = ticket_services.ticket_open(
+                organisation=organisation,
+                requester=requester,
+                subject=subject,
+                body=f"Demo ticket {number + 1} of {organisation.name}.",
+                severity=severity,
+                channel=Channel.HUB,
+                received_at=now - timedelta(hours=hours_ago),
+            )
+            if answered_after is not None:
+                ticket_services.ticket_add_message(
+                    ticket=ticket,
+                    kind=MessageKind.PUBLIC_REPLY,
+                    body="Thanks, we are looking into it.",
+                    author_staff=staff["alice"],
+                    at=ticket.received_at + timedelta(minutes=answered_after),
                 )

@@ -1,0 +1,168 @@
+"""Tickets, their messages and the audit trail."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Channel(models.TextChoices):
+    HUB = "hub", "Support Hub"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    VOICEMAIL = "voicemail", "Voicemail"
+    API = "api", "API"
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    OPEN = "open", "Open"
+    PENDING_CUSTOMER = "pending_customer", "Pending customer"
+    ON_HOLD = "on_hold", "On hold"
+    SOLVED = "solved", "Solved"
+    CLOSED = "closed", "Closed"
+
+
+OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING_CUSTOMER, Status.ON_HOLD)
+
+
+class TicketType(models.TextChoices):
+    INCIDENT = "incident", "Incident"
+    QUESTION = "question", "Question"
+    ENHANCEMENT_REQUEST = "enhancement_request", "Enhancement request"
+    TRAINING_REQUEST = "training_request", "Training request"
+
+
+class FirstResponseStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    MET = "met", "Met"
+    BREACHED = "breached", "Breached"
+    NO_TARGET = "no_target", "No target"
+
+
+class Ticket(models.Model):
+    """An incident or request, measured against what was in force when it was received."""
+
+    organisation = models.ForeignKey(
+        "customers.Organisation", on_delete=models.PROTECT, related_name="tickets"
+    )
+    requester = models.ForeignKey(
+        "customers.SupportContact",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="tickets",
+    )
+    subject = models.CharField(max_length=300)
+    body = models.TextField(blank=True)
+    severity = models.PositiveSmallIntegerField()
+    type = models.CharField(max_length=30, choices=TicketType.choices, default=TicketType.INCIDENT)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    assignee = models.ForeignKey(
+        "staff.StaffMember",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    region = models.CharField(max_length=40, blank=True)
+
+    # What was in force at receipt: the clock is always measured against these.
+    received_at = models.DateTimeField(help_text="When the incident was received; the clock starts")
+    policy_version = models.ForeignKey(
+        "policies.PolicyVersion", on_delete=models.PROTECT, related_name="tickets"
+    )
+    subscription = models.ForeignKey(
+        "customers.Subscription", on_delete=models.PROTECT, related_name="tickets"
+    )
+    support_level = models.CharField(max_length=40)
+
+    # The first-response clock. NULL due: the policy states no target for this severity.
+    first_response_due_at = models.DateTimeField(null=True, blank=True)
+    first_response_at = models.DateTimeField(null=True, blank=True)
+    first_response_status = models.CharField(
+        max_length=20, choices=FirstResponseStatus.choices, default=FirstResponseStatus.PENDING
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            # Queues and the breach scanner read only running clocks, earliest due first.
+            models.Index(
+                fields=["first_response_due_at"],
+                name="ticket_running_clock_due",
+                condition=Q(first_response_at__isnull=True, first_response_due_at__isnull=False),
+            ),
+            models.Index(fields=["organisation", "status"]),
+            models.Index(fields=["received_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.subject}"
+
+    @property
+    def reference(self) -> str:
+        return f"SH-{self.pk:06d}" if self.pk else "SH-new"
+
+
+class MessageKind(models.TextChoices):
+    PUBLIC_REPLY = "public_reply", "Public reply"
+    INTERNAL_NOTE = "internal_note", "Internal note"
+    AUTO_ACKNOWLEDGEMENT = "auto_acknowledgement", "Automatic acknowledgement"
+
+
+class Message(models.Model):
+    """One entry of a ticket's conversation; only a staff public reply stops the clock."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    kind = models.CharField(max_length=30, choices=MessageKind.choices)
+    author_staff = models.ForeignKey(
+        "staff.StaffMember", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    author_contact = models.ForeignKey(
+        "customers.SupportContact",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(author_staff__isnull=False, author_contact__isnull=False),
+                name="message_has_at_most_one_author",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.ticket_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class AuditEntry(models.Model):
+    """A change to a ticket: who, what (a stable code and its data), when."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="audit")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    code = models.CharField(max_length=60)
+    data = models.JSONField(default=dict)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name_plural = "audit entries"
+        indexes = [models.Index(fields=["ticket", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} on {self.ticket_id} at {self.at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,47 @@
+"""The demo data set and the staff overview with its running clocks."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from supporthub.tickets.models import FirstResponseStatus, Ticket
+
+
+@pytest.mark.django_db
+def test_demo_is_idempotent_and_gives_running_and_answered_clocks() -> None:
+    call_command("demo", verbosity=0)
+    count = Ticket.objects.count()
+    assert count == 20
+    call_command("demo", verbosity=0)
+    assert Ticket.objects.count() == count
+    statuses = set(Ticket.objects.values_list("first_response_status", flat=True))
+    assert FirstResponseStatus.PENDING in statuses
+    assert FirstResponseStatus.MET in statuses or FirstResponseStatus.BREACHED in statuses
+    # The B2B policy states no targets: its clocks record "no target", never a due instant.
+    b2b = Ticket.objects.filter(policy_version__policy__key="b2b-customer-success")
+    assert b2b.exists()
+    assert not b2b.filter(first_response_due_at__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_overview_lists_running_clocks_earliest_first(client: Client) -> None:
+    call_command("demo", verbosity=0)
+    client.login(username="alice", password="demo-pass-2026")
+    page = client.get("/").content.decode()
+    assert "First responses due next" in page
+    running = Ticket.objects.filter(
+        first_response_at__isnull=True, first_response_due_at__isnull=False
+    ).order_by("first_response_due_at")
+    positions = [page.index(t.reference) for t in running]
+    assert positions == sorted(positions)
+    answered = Ticket.objects.exclude(first_response_at=None).first()
+    assert answered is not None and answered.reference not in page
+
+
+@pytest.mark.django_db
+def test_overview_needs_a_staff_login(client: Client) -> None:
+    response = client.get("/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
