@@ -19,6 +19,7 @@ Definitions (SPEC section 2):
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -177,6 +178,13 @@ class Calendar:
         self._days = Timeline(self._block, what=name)
         # Open hours and Business-Day hours are the same instants, except on 24x7x365.
         self._hours: Timeline | None = None if self.all_hours else self._days
+        # unit -> (what it counts on, microseconds per unit); None counts plain elapsed time.
+        self._units: dict[str, tuple[Timeline | None, int]] = {
+            "minutes": (self._hours, 60 * MICROS),
+            "hours": (self._hours, 3600 * MICROS),
+            "business_hours": (self._hours, 3600 * MICROS),
+            "business_days": (self._days, self.business_day_seconds * MICROS),
+        }
 
     @classmethod
     def windows(
@@ -253,21 +261,58 @@ class Calendar:
         """What an amount of a unit counts on, and how many microseconds of it."""
         if amount < 0:
             raise CalendarError(f"amount: {amount} is negative")
-        if unit == "minutes":
-            return self._hours, amount * 60 * MICROS
-        if unit in ("hours", "business_hours"):
-            return self._hours, amount * 3600 * MICROS
-        if unit == "business_days":
-            return self._days, amount * self.business_day_seconds * MICROS
-        raise CalendarError(f"unit: {unit!r} is not one of {', '.join(UNITS)}")
+        try:
+            timeline, per_unit = self._units[unit]
+        except KeyError:
+            raise CalendarError(f"unit: {unit!r} is not one of {', '.join(UNITS)}") from None
+        return timeline, amount * per_unit
 
     def due(self, start: datetime, amount: int, unit: Unit) -> datetime:
-        """The due instant (UTC) of a target of `amount` `unit` started at `start`."""
-        instant = to_epoch_us(start, "start")
-        timeline, micros = self.counted_amount(amount, unit)
+        """The due instant (UTC) of a target of `amount` `unit` started at `start`.
+
+        The hot path of the product: conversions and the bisection are inlined here.
+        """
+        try:
+            delta = start - EPOCH
+        except TypeError:
+            to_epoch_us(start, "start")  # raises the precise error
+            raise
+        instant = (delta.days * DAY + delta.seconds) * MICROS + delta.microseconds
+        try:
+            timeline, per_unit = self._units[unit]
+        except KeyError:
+            raise CalendarError(f"unit: {unit!r} is not one of {', '.join(UNITS)}") from None
+        if amount < 0:
+            raise CalendarError(f"amount: {amount} is negative")
+        micros = amount * per_unit
         if timeline is None:
-            return from_epoch_us(instant + micros)
-        return from_epoch_us(timeline.due(instant, micros))
+            due = instant + micros
+        else:
+            view = timeline.current
+            if view is None or not view.lo <= instant < view.hi or micros == 0:
+                due = timeline.due(instant, micros)
+            else:
+                starts = view.starts
+                i = bisect_right(starts, instant) - 1
+                if i >= 0:
+                    end = view.ends[i]
+                    target = view.cum[i] + (end if instant > end else instant) - starts[i] + micros
+                else:
+                    target = micros
+                if target > view.total:
+                    due = timeline.due(instant, micros)  # needs more years: the general path
+                else:
+                    # Targets end within a few intervals: step, then bisect if still short.
+                    cumend = view.cumend
+                    j = i if i >= 0 else 0
+                    if cumend[j] < target:
+                        j += 1
+                        if cumend[j] < target:
+                            j = bisect_left(cumend, target, j + 1)
+                    due = starts[j] + target - view.cum[j]
+        seconds, micros = divmod(due, MICROS)
+        result = datetime.fromtimestamp(seconds, UTC)
+        return result.replace(microsecond=micros) if micros else result
 
     def due_epochs(self, starts: Int64Array, amount: int, unit: Unit) -> Int64Array:
         """`due` for many starts at once, as epoch microseconds (UTC) in and out."""
@@ -307,16 +352,32 @@ def _nominal_day(week: Mapping[int, _Windows]) -> int:
     return max(lengths, key=lambda length: (lengths[length], length))
 
 
+_EPOCH_ORDINAL = EPOCH.toordinal()
+
+
 def to_epoch_us(value: datetime, name: str) -> int:
+    """An aware datetime as exact UTC epoch microseconds (no float rounding)."""
     if not isinstance(value, datetime):
         raise TypeError(f"{name}: expected a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
+    offset = value.utcoffset() if value.tzinfo is not None else None
+    if offset is None:
         raise NaiveDatetimeError(name)
-    return (value - EPOCH) // timedelta(microseconds=1)
+    seconds = (
+        (value.toordinal() - _EPOCH_ORDINAL) * DAY
+        + value.hour * 3600
+        + value.minute * 60
+        + value.second
+        - offset.days * DAY
+        - offset.seconds
+    )
+    return seconds * MICROS + value.microsecond - offset.microseconds
 
 
 def from_epoch_us(value: int) -> datetime:
-    return EPOCH + timedelta(microseconds=int(value))
+    """Epoch microseconds as an aware UTC datetime."""
+    seconds, micros = divmod(int(value), MICROS)
+    instant = datetime.fromtimestamp(seconds, UTC)
+    return instant.replace(microsecond=micros) if micros else instant
 
 
 def as_utc(value: datetime) -> datetime:

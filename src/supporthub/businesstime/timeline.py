@@ -41,7 +41,18 @@ def year_of(epoch_us: int) -> int:
 class _View:
     """An immutable snapshot of the built intervals; readers never see a half-built one."""
 
-    __slots__ = ("first_year", "last_year", "lo", "hi", "starts", "ends", "cum", "cumend", "_np")
+    __slots__ = (
+        "first_year",
+        "last_year",
+        "lo",
+        "hi",
+        "starts",
+        "ends",
+        "cum",
+        "cumend",
+        "total",
+        "_np",
+    )
 
     def __init__(self, first_year: int, last_year: int, starts: list[int], ends: list[int]) -> None:
         self.first_year = first_year
@@ -59,11 +70,8 @@ class _View:
             cumend.append(total)
         self.cum = cum
         self.cumend = cumend
+        self.total = total
         self._np: tuple[Int64Array, Int64Array, Int64Array, Int64Array] | None = None
-
-    @property
-    def total(self) -> int:
-        return self.cumend[-1] if self.cumend else 0
 
     def arrays(self) -> tuple[Int64Array, Int64Array, Int64Array, Int64Array]:
         if self._np is None:
@@ -92,6 +100,11 @@ class Timeline:
         self._lock = threading.Lock()
         self._years: dict[int, list[tuple[int, int]]] = {}
         self._view: _View | None = None
+
+    @property
+    def current(self) -> _View | None:
+        """The intervals built so far (None before the first query)."""
+        return self._view
 
     # Building -------------------------------------------------------------------------
 
@@ -175,11 +188,17 @@ class Timeline:
             raise ValueError("amount: must not be negative")
         if amount == 0:
             return start
-        view = self.view(start, start + 1)
+        view = self._view
+        if view is None or not view.lo <= start < view.hi:
+            view = self.view(start, start + 1)
+        starts = view.starts
+        i = bisect_right(starts, start) - 1
+        target = (view.cum[i] + min(start, view.ends[i]) - starts[i] if i >= 0 else 0) + amount
         empty = 0
         # Recomputed after each extension: another thread may have prepended years.
-        while view.total < (target := view.counted(start) + amount):
+        while view.total < target:
             view, empty = self._extend_forward(view, empty)
+            target = view.counted(start) + amount
         j = bisect_left(view.cumend, target)
         return view.starts[j] + target - view.cum[j]
 
