@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from supporthub.businesstime import from_epoch_us, to_epoch_us
+from supporthub.businesstime import closures_from_ical, from_epoch_us, to_epoch_us
 from supporthub.customers.models import Organisation
 from supporthub.policies import schema
 from supporthub.policies.models import PolicyVersion
@@ -364,3 +364,50 @@ def policy_version_adopt(*, version: PolicyVersion) -> RetimeResult:
             )
             moved += 1
     return RetimeResult(examined=examined, retimed=moved)
+
+
+@dataclass(frozen=True)
+class ClosureImport:
+    added: int
+    already_there: int
+    retime: RetimeResult
+
+
+def closures_import_ical(
+    *,
+    data: bytes,
+    start: date,
+    end: date,
+    holiday_country: str = "",
+    organisation: Organisation | None = None,
+) -> ClosureImport:
+    """Add the dates an iCalendar file closes (between start and end) as closures, then
+    re-time the open tickets they touch, once. All or nothing: a bad file adds nothing."""
+    closed = closures_from_ical(data, start=start, end=end)
+    with transaction.atomic():
+        existing = set(
+            Closure.objects.filter(
+                holiday_country=holiday_country, organisation=organisation, date__in=closed
+            ).values_list("date", flat=True)
+        )
+        added = 0
+        for day, name in sorted(closed.items()):
+            if day in existing:
+                continue
+            closure = Closure(
+                date=day,
+                name=name[:200],
+                holiday_country=holiday_country,
+                organisation=organisation,
+            )
+            closure.full_clean()
+            closure.save()
+            added += 1
+        reason = f"iCalendar import: {added} closure(s) {start} to {end}"
+        if not added:
+            result = RetimeResult(examined=0, retimed=0)
+        elif organisation is not None:
+            result = retime_open_tickets(organisation_ids=[organisation.pk], reason=reason)
+        else:
+            result = retime_open_tickets(holiday_country=holiday_country, reason=reason)
+    return ClosureImport(added=added, already_there=len(existing), retime=result)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from io import StringIO
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -323,3 +325,58 @@ def test_a_new_policy_version_retimes_open_tickets_received_since_it_took_effect
     assert _local(before) == datetime(2025, 3, 3, 18)  # Friday + 2 business days, unchanged
     entry = AuditEntry.objects.get(ticket=after, code="sla.policy_version_adopted")
     assert entry.data["policy_version"] == version.pk
+
+
+ICS = b"""BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VEVENT
+UID:1
+SUMMARY:Company offsite
+DTSTART;VALUE=DATE:20250304
+DTEND;VALUE=DATE:20250305
+END:VEVENT
+END:VCALENDAR
+"""
+
+
+@pytest.mark.django_db
+def test_icalendar_closures_import_retimes_once_and_is_idempotent(tmp_path: Path) -> None:
+    from django.core.management import call_command
+
+    organisation = _org("gold")
+    ticket = _open(organisation, 3, datetime(2025, 3, 3, 8, tzinfo=NY))
+    assert _local(ticket) == datetime(2025, 3, 4, 18)
+    path = tmp_path / "closures.ics"
+    path.write_bytes(ICS)
+    out = StringIO()
+    call_command(
+        "sla",
+        "closures-import",
+        str(path),
+        "--organisation",
+        organisation.name,
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-12-31",
+        stdout=out,
+    )
+    assert "1 closure(s) added, 0 already there" in out.getvalue()
+    ticket.refresh_from_db()
+    assert _local(ticket) == datetime(2025, 3, 5, 18)  # Tuesday closed: Monday + Wednesday
+    again = sla.closures_import_ical(
+        data=ICS, start=date(2025, 1, 1), end=date(2025, 12, 31), organisation=organisation
+    )
+    assert (again.added, again.already_there) == (0, 1)
+
+
+@pytest.mark.django_db
+def test_a_broken_icalendar_file_adds_nothing(tmp_path: Path) -> None:
+    from django.core.management import CommandError, call_command
+
+    path = tmp_path / "broken.ics"
+    path.write_bytes(ICS.replace(b"DTSTART;VALUE=DATE:20250304\n", b""))
+    with pytest.raises(CommandError, match=r"broken.ics: iCalendar event 1 \(Company offsite\)"):
+        call_command("sla", "closures-import", str(path), "--holiday-country", "US")
+    assert not Closure.objects.exists()

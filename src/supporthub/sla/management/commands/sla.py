@@ -1,4 +1,4 @@
-"""`supporthub sla replay` (what-if against a policy file) and `supporthub sla retime`."""
+"""`supporthub sla replay` (what-if), `sla retime`, and `sla closures-import FILE.ics`."""
 
 from __future__ import annotations
 
@@ -28,16 +28,73 @@ class Command(BaseCommand):
         rp.add_argument("input", nargs="?", default="-", help="JSON lines file, or - for stdin")
         rt = sub.add_parser("retime", help="Re-derive the due instant of every running clock.")
         rt.add_argument("--organisation", type=int, action="append", help="organisation id")
+        ci = sub.add_parser(
+            "closures-import",
+            help="Add the days an iCalendar (.ics) file closes as closures; re-times tickets.",
+        )
+        ci.add_argument("file", help="an iCalendar file")
+        scope = ci.add_mutually_exclusive_group(required=True)
+        scope.add_argument("--holiday-country", help="close these days for a holiday country")
+        scope.add_argument("--organisation", help="close these days for one organisation (name)")
+        ci.add_argument("--from", dest="start", help="first date (default: 1 January this year)")
+        ci.add_argument("--to", dest="end", help="last date (default: 31 December next year)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "replay":
             self._replay(Path(options["policy"]), options["input"])
+        elif options["action"] == "closures-import":
+            self._closures_import(options)
         else:
             ids = options["organisation"]
             result = retime_open_tickets(organisation_ids=ids, reason="supporthub sla retime")
             self.stdout.write(
                 f"{result.examined} running clock(s) examined, {result.retimed} re-timed"
             )
+
+    def _closures_import(self, options: dict[str, Any]) -> None:
+        from datetime import date
+
+        from django.core.exceptions import ValidationError
+        from django.utils import timezone
+
+        from supporthub.businesstime import ICalendarError
+        from supporthub.customers.models import Organisation
+        from supporthub.sla.services import closures_import_ical
+
+        today = timezone.localdate()
+        try:
+            start = date.fromisoformat(options["start"]) if options["start"] else None
+            end = date.fromisoformat(options["end"]) if options["end"] else None
+        except ValueError as exc:
+            raise CommandError(f"--from/--to: {exc}; use YYYY-MM-DD", returncode=2) from None
+        organisation = None
+        if options["organisation"]:
+            organisation = Organisation.objects.filter(name=options["organisation"]).first()
+            if organisation is None:
+                raise CommandError(
+                    f"--organisation: no organisation named {options['organisation']!r}",
+                    returncode=2,
+                )
+        path = Path(options["file"])
+        try:
+            data = path.read_bytes()
+            done = closures_import_ical(
+                data=data,
+                start=start or date(today.year, 1, 1),
+                end=end or date(today.year + 1, 12, 31),
+                holiday_country=(options["holiday_country"] or "").upper(),
+                organisation=organisation,
+            )
+        except OSError as exc:
+            raise CommandError(f"{path}: {exc.strerror}", returncode=2) from None
+        except ICalendarError as exc:
+            raise CommandError(f"{path}: {exc}", returncode=1) from None
+        except ValidationError as exc:
+            raise CommandError(f"{path}: {'; '.join(exc.messages)}", returncode=1) from None
+        self.stdout.write(
+            f"{done.added} closure(s) added, {done.already_there} already there; "
+            f"{done.retime.examined} running clock(s) examined, {done.retime.retimed} re-timed"
+        )
 
     def _replay(self, policy_path: Path, source: str) -> None:
         try:
