@@ -209,8 +209,8 @@ class Timeline:
         starts = np.asarray(starts, dtype=np.int64)
         if amount == 0 or starts.size == 0:
             return starts.copy()
-        view = self.view(int(starts.min()), int(starts.max()) + 1)
-        last = int(starts.max())
+        first, last = int(starts.min()), int(starts.max())
+        view = self.view(first, last + 1)
         empty = 0
         while view.total < view.counted(last) + amount:
             view, empty = self._extend_forward(view, empty)
