@@ -14,10 +14,12 @@ from django.utils import timezone
 
 from supporthub.businesstime import closures_from_ical, from_epoch_us, to_epoch_us
 from supporthub.customers.models import Organisation
+from supporthub.customers.selectors import local_date
 from supporthub.policies import schema
 from supporthub.policies.models import PolicyVersion
 from supporthub.sla import clocks
 from supporthub.sla.models import Closure
+from supporthub.sla.selectors import running_clocks
 from supporthub.tickets.models import OPEN_STATUSES, AuditEntry, FirstResponseStatus, Ticket
 
 
@@ -158,10 +160,9 @@ def _running_clock_groups(
     """Running clocks grouped by what decides their calendar and target, as epoch arrays."""
     filters = ["t.first_response_at IS NULL", "t.first_response_due_at IS NOT NULL"]
     params: list[list[str] | list[int]] = []
-    statuses = [str(s) for s in OPEN_STATUSES]
     if connection.vendor == "postgresql":
         filters.append("t.status = ANY(%s)")
-        params.append(statuses)
+        params.append([str(s) for s in OPEN_STATUSES])
         if organisation_ids is not None:
             filters.append("t.organisation_id = ANY(%s)")
             params.append(list(organisation_ids))
@@ -183,9 +184,7 @@ def _running_clock_groups(
                     np.array(dues, dtype=np.int64),
                 )
         return groups
-    queryset = Ticket.objects.filter(
-        status__in=statuses, first_response_at__isnull=True, first_response_due_at__isnull=False
-    )
+    queryset = running_clocks()
     if organisation_ids is not None:
         queryset = queryset.filter(organisation_id__in=list(organisation_ids))
     collected: dict[_GroupKey, list[tuple[int, int, int]]] = defaultdict(list)
@@ -268,20 +267,30 @@ def closure_save(*, closure: Closure) -> RetimeResult:
     with transaction.atomic():
         closure.full_clean()
         closure.save()
-        return _retime_for_closure(closure, reason=f"closure {closure.date}: {closure.name}")
+        return _retime_closure_scope(
+            organisation_id=closure.organisation_id,
+            holiday_country=closure.holiday_country,
+            reason=f"closure {closure.date}: {closure.name}",
+        )
 
 
 def closure_delete(*, closure: Closure) -> RetimeResult:
     with transaction.atomic():
         reason = f"closure removed {closure.date}: {closure.name}"
+        organisation_id, holiday_country = closure.organisation_id, closure.holiday_country
         closure.delete()
-        return _retime_for_closure(closure, reason=reason)
+        return _retime_closure_scope(
+            organisation_id=organisation_id, holiday_country=holiday_country, reason=reason
+        )
 
 
-def _retime_for_closure(closure: Closure, *, reason: str) -> RetimeResult:
-    if closure.organisation_id is not None:
-        return retime_open_tickets(organisation_ids=[closure.organisation_id], reason=reason)
-    return retime_open_tickets(holiday_country=closure.holiday_country, reason=reason)
+def _retime_closure_scope(
+    *, organisation_id: int | None, holiday_country: str, reason: str
+) -> RetimeResult:
+    """Re-time what a closure touches: one organisation, or every calendar of a country."""
+    if organisation_id is not None:
+        return retime_open_tickets(organisation_ids=[organisation_id], reason=reason)
+    return retime_open_tickets(holiday_country=holiday_country, reason=reason)
 
 
 CALENDAR_FIELDS = ("time_zone", "holiday_country", "holiday_subdivision")
@@ -314,8 +323,6 @@ def organisation_save(*, organisation: Organisation) -> RetimeResult:
 def policy_version_adopt(*, version: PolicyVersion) -> RetimeResult:
     """A new version of a policy: open tickets received on or after its effective date
     (the organisation's local date) move to it and are re-timed; older ones keep theirs."""
-    from supporthub.customers.selectors import local_date
-
     policy = version.document()
     now = timezone.now()
     moved = 0
@@ -404,10 +411,13 @@ def closures_import_ical(
             closure.save()
             added += 1
         reason = f"iCalendar import: {added} closure(s) {start} to {end}"
-        if not added:
-            result = RetimeResult(examined=0, retimed=0)
-        elif organisation is not None:
-            result = retime_open_tickets(organisation_ids=[organisation.pk], reason=reason)
-        else:
-            result = retime_open_tickets(holiday_country=holiday_country, reason=reason)
+        result = (
+            _retime_closure_scope(
+                organisation_id=organisation.pk if organisation is not None else None,
+                holiday_country=holiday_country,
+                reason=reason,
+            )
+            if added
+            else RetimeResult(examined=0, retimed=0)
+        )
     return ClosureImport(added=added, already_there=len(existing), retime=result)

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from supporthub.customers.models import Organisation
 from supporthub.policies.selectors import latest_policy_versions
-from supporthub.tickets.models import OPEN_STATUSES, Ticket
+from supporthub.sla.selectors import running_clocks
 
 
 def home_overview() -> dict[str, Any]:
@@ -17,15 +17,7 @@ def home_overview() -> dict[str, Any]:
     organisations = Organisation.objects.annotate(
         contacts=Count("support_contacts", distinct=True)
     ).order_by("name")
-    running = (
-        Ticket.objects.filter(
-            first_response_at__isnull=True,
-            first_response_due_at__isnull=False,
-            status__in=[str(s) for s in OPEN_STATUSES],
-        )
-        .select_related("organisation")
-        .order_by("first_response_due_at")[:20]
-    )
+    running = running_clocks().select_related("organisation").order_by("first_response_due_at")[:20]
     return {
         "policies": [(v, v.document()) for v in versions],
         "organisations": organisations,
