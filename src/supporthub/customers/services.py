@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from supporthub.actors import Actor, actor_user
 from supporthub.customers import selectors
 from supporthub.customers.models import (
     LifecycleTransition,
@@ -21,15 +22,9 @@ from supporthub.policies.selectors import policy_version_in_force
 from supporthub.staff.models import Role, StaffMember
 from supporthub.validators import normalise_phone
 
-Actor = AbstractBaseUser | AnonymousUser | None
-
 
 class ContactCapError(ValidationError):
     """Adding or keeping contacts would exceed the support level's included number."""
-
-
-def _actor_or_none(actor: Actor) -> User | None:
-    return actor if isinstance(actor, User) else None
 
 
 def _lock(organisation: Organisation) -> Organisation:
@@ -175,7 +170,7 @@ def organisation_move_to_customer_success(
             to_stage=Stage.CUSTOMER_SUCCESS,
             project_manager=organisation.project_manager,
             account_manager=account_manager,
-            actor=_actor_or_none(actor),
+            actor=actor_user(actor),
             at=at or timezone.now(),
             note=note,
         )

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-import zoneinfo
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TextIO
 
+from django.core.exceptions import ValidationError
+
 from supporthub.policies import schema
 from supporthub.sla import clocks
 from supporthub.sla.services import iso
-from supporthub.validators import holiday_countries
+from supporthub.validators import holiday_countries, validate_time_zone
 
 
 class LineError(ValueError):
@@ -78,9 +79,9 @@ def replay_record(policy: schema.Policy, record: Any) -> Outcome:
     if not isinstance(zone, str):
         raise LineError('"timezone" must be an IANA zone name')
     try:
-        zoneinfo.ZoneInfo(zone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise LineError(f'"timezone": {zone!r} is not an IANA time zone') from None
+        validate_time_zone(zone)
+    except ValidationError as exc:
+        raise LineError(f'"timezone": {" ".join(exc.messages)}') from None
     country, subdivision = _holidays(record)
     responded = (
         _instant(record, "first_response_at")

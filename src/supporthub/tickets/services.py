@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from supporthub.actors import Actor, actor_user
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.sla import services as sla
@@ -24,19 +24,13 @@ from supporthub.tickets.models import (
     TicketType,
 )
 
-Actor = AbstractBaseUser | AnonymousUser | None
-
-
-def _user(actor: Actor) -> User | None:
-    return actor if isinstance(actor, User) else None
-
 
 def audit(
     *, ticket: Ticket, code: str, actor: Actor = None, at: datetime | None = None, **data: Any
 ) -> AuditEntry:
     """Record a change with a stable code (never a translated label)."""
     return AuditEntry.objects.create(
-        ticket=ticket, actor=_user(actor), code=code, data=data, at=at or timezone.now()
+        ticket=ticket, actor=actor_user(actor), code=code, data=data, at=at or timezone.now()
     )
 
 
@@ -55,13 +49,11 @@ def ticket_open(
     """Open a ticket under the policy, subscription and severity in force at receipt."""
     received_at = received_at or timezone.now()
     with transaction.atomic():
-        entitlement = entitlement_on(
-            organisation=organisation, on=local_date(organisation, received_at)
-        )
+        received_on = local_date(organisation, received_at)
+        entitlement = entitlement_on(organisation=organisation, on=received_on)
         if entitlement is None:
             raise ValidationError(
-                f"{organisation.name} has no subscription in force on "
-                f"{local_date(organisation, received_at).isoformat()}.",
+                f"{organisation.name} has no subscription in force on {received_on.isoformat()}.",
                 code="no_subscription",
             )
         policy = entitlement.policy
