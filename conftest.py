@@ -11,6 +11,9 @@ import pytest
 if TYPE_CHECKING:
     from supporthub.testing.world import World
 
+# Real-browser fixtures (chromium_browser, page) and the screenshot-on-failure hook.
+pytest_plugins = ["supporthub.testing.browser"]
+
 _real_connect = socket.socket.connect
 
 

@@ -135,6 +135,9 @@ INSTALLED_APPS = [
     "supporthub.customers",
     "supporthub.tickets",
     "supporthub.sla",
+    "supporthub.api",
+    "supporthub.portal",
+    "supporthub.console",
     "supporthub.web",
 ]
 
@@ -162,6 +165,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "supporthub.web.viewers.viewer_context",
             ],
         },
     },
@@ -192,7 +196,13 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = DATA_DIR / "media"
-LOGIN_URL = "admin:login"
+# Attachments: the largest file accepted, and how many at once; uploads past Django's
+# in-memory limit spill to a temporary file, so a large file never sits in memory.
+ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
+ATTACHMENTS_PER_MESSAGE = env_int("ATTACHMENTS_PER_MESSAGE", 10, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:home"
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)

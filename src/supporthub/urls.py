@@ -1,4 +1,4 @@
-"""Top-level URL map."""
+"""Top-level URL map: the Support Hub for customers, the agent console, the REST API."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -9,5 +9,8 @@ admin.site.index_title = "Policies, organisations, support contacts and staff"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", include("supporthub.api.urls")),
+    path("hub/", include("supporthub.portal.urls")),
+    path("console/", include("supporthub.console.urls")),
     path("", include("supporthub.web.urls")),
 ]

@@ -170,6 +170,12 @@ class SupportContact(models.Model):
     phone = models.CharField(
         max_length=20, blank=True, validators=[validate_e164], help_text="E.164, e.g. +14155550100"
     )
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="IANA zone the Support Hub shows times in; blank: the organisation's",
+    )
     is_active = models.BooleanField(default=True, verbose_name="active")
     retired_at = models.DateTimeField(null=True, blank=True)
     user = models.OneToOneField(
@@ -199,3 +205,28 @@ class SupportContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}> ({self.organisation})"
+
+
+class OrganisationMember(models.Model):
+    """Someone of a customer organisation who reads its tickets in the Support Hub but is
+    not a Support Contact, so cannot open incidents."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="members")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organisation_member"
+    )
+    name = models.CharField(max_length=200)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="IANA zone the Support Hub shows times in; blank: the organisation's",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["organisation__name", "name"]
+        verbose_name = "organisation member (read-only Hub login)"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.organisation}, read-only)"

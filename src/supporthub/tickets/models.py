@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -34,6 +36,13 @@ class TicketType(models.TextChoices):
     TRAINING_REQUEST = "training_request", "Training request"
 
 
+class BodyFormat(models.TextChoices):
+    """How a stored body is rendered: plain text, or HTML sanitised with nh3 at render time."""
+
+    TEXT = "text", "Plain text"
+    HTML = "html", "HTML"
+
+
 class FirstResponseStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     MET = "met", "Met"
@@ -57,7 +66,10 @@ class Ticket(models.Model):
         related_name="tickets",
     )
     subject = models.CharField(max_length=300)
-    body = models.TextField(blank=True)
+    body = models.TextField(blank=True, help_text="As received; sanitised only when rendered")
+    body_format = models.CharField(
+        max_length=10, choices=BodyFormat.choices, default=BodyFormat.TEXT
+    )
     severity = models.PositiveSmallIntegerField()
     type = models.CharField(max_length=30, choices=TicketType.choices, default=TicketType.INCIDENT)
     channel = models.CharField(max_length=20, choices=Channel.choices)
@@ -70,6 +82,13 @@ class Ticket(models.Model):
         related_name="assigned_tickets",
     )
     region = models.CharField(max_length=40, blank=True)
+    # Closed as out of scope: the key of one of the policy's exclusions.
+    out_of_scope = models.CharField(max_length=60, blank=True)
+    # Escalated to the CS lead: the hot-items list reads these.
+    escalated_at = models.DateTimeField(null=True, blank=True)
+    escalation_reason = models.TextField(blank=True)
+    # Imported from another helpdesk: its id there, unique per organisation.
+    external_id = models.CharField(max_length=100, blank=True)
 
     # What was in force at receipt: the clock is always measured against these.
     received_at = models.DateTimeField(help_text="When the incident was received; the clock starts")
@@ -103,6 +122,20 @@ class Ticket(models.Model):
             ),
             models.Index(fields=["organisation", "status"]),
             models.Index(fields=["received_at"]),
+            models.Index(
+                fields=["escalated_at"],
+                name="ticket_escalated",
+                condition=Q(escalated_at__isnull=False),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organisation", "external_id"],
+                condition=~Q(external_id=""),
+                name="ticket_external_id_unique_per_organisation",
+                violation_error_message="This organisation already has a ticket with that "
+                "external id.",
+            )
         ]
 
     def __str__(self) -> str:
@@ -111,6 +144,10 @@ class Ticket(models.Model):
     @property
     def reference(self) -> str:
         return f"SH-{self.pk:06d}" if self.pk else "SH-new"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
 
 
 class MessageKind(models.TextChoices):
@@ -135,6 +172,9 @@ class Message(models.Model):
         related_name="+",
     )
     body = models.TextField()
+    body_format = models.CharField(
+        max_length=10, choices=BodyFormat.choices, default=BodyFormat.TEXT
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -148,6 +188,46 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.ticket_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_public(self) -> bool:
+        """Customers see public replies and acknowledgements, never internal notes."""
+        return self.kind != MessageKind.INTERNAL_NOTE
+
+
+PUBLIC_MESSAGE_KINDS = (MessageKind.PUBLIC_REPLY, MessageKind.AUTO_ACKNOWLEDGEMENT)
+
+
+def attachment_path(instance: Attachment, filename: str) -> str:
+    # The stored name is random: the original name is kept in a field and only ever sent
+    # back in Content-Disposition, so no user-chosen path reaches the file system.
+    return f"attachments/{instance.ticket_id}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file on a ticket; served as a download, never rendered from the app's origin."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    file = models.FileField(upload_to=attachment_path, max_length=200)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=150)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    # Attached to an internal note: staff only.
+    internal = models.BooleanField(default=False)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.filename} on {self.ticket_id}"
 
 
 class AuditEntry(models.Model):

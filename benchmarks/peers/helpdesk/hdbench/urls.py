@@ -1,0 +1,9 @@
+"""django-helpdesk at the root, as its install docs show: the API is at /api/tickets/."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("helpdesk.urls", namespace="helpdesk")),
+]
