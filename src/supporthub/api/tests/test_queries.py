@@ -1,0 +1,52 @@
+"""SQL queries per created ticket: the hot path of integrations (target: at most 6)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from supporthub.api.tests.conftest import Api, new_ticket
+from supporthub.testing.world import World
+
+# Transaction control, which Django logs too: BEGIN/COMMIT around ticket_open's atomic block
+# in production, SAVEPOINT/RELEASE inside a test's wrapping transaction.
+_CONTROL = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def _statements(captured: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in captured.captured_queries]
+
+
+def _data(statements: list[str]) -> list[str]:
+    return [s for s in statements if not s.upper().startswith(_CONTROL)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_creating_a_ticket_with_an_organisation_token_takes_six_queries(
+    world: World, org_api: Api
+) -> None:
+    """As in production (no test transaction around the request): token with its
+    organisation, requester, then ticket_open's entitlement, closures, ticket and audit entry
+    in one transaction."""
+    org_api.post("/api/tickets", new_ticket(world, subject="warm-up"))  # token use, caches
+    with CaptureQueriesContext(connection) as captured:
+        response = org_api.post("/api/tickets", new_ticket(world, subject="counted"))
+    assert response.status_code == 201
+    statements = _statements(captured)
+    data = _data(statements)
+    assert len(data) <= 6, "\n".join(statements)
+    shape = [s.split()[0].upper() for s in statements]
+    assert shape == ["SELECT", "SELECT", "BEGIN", "SELECT", "SELECT", "INSERT", "INSERT", "COMMIT"]
+    assert '"api_apitoken"' in data[0] and '"customers_organisation"' in data[0]
+    assert '"customers_supportcontact"' in data[1]
+    assert data[4].startswith('INSERT INTO "tickets_ticket"')
+    assert data[5].startswith('INSERT INTO "tickets_auditentry"')
+
+
+def test_reading_a_ticket_takes_two_queries(world: World, org_api: Api) -> None:
+    ticket = org_api.post("/api/tickets", new_ticket(world)).json()
+    org_api.get(f"/api/tickets/{ticket['id']}")
+    with CaptureQueriesContext(connection) as captured:
+        assert org_api.get(f"/api/tickets/{ticket['id']}").status_code == 200
+    assert len(_data(_statements(captured))) == 2, "\n".join(_statements(captured))
