@@ -1,0 +1,62 @@
+"""Shared set-up for the Support Hub tests: logged-in clients and tickets."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import User
+from django.test import Client
+
+from supporthub.access import Viewer, viewer_for
+from supporthub.customers.models import Organisation, OrganisationMember, SupportContact
+from supporthub.customers.services import support_contact_retire
+from supporthub.staff.models import StaffMember
+from supporthub.testing import factories as f
+from supporthub.tickets import services
+from supporthub.tickets.models import Channel, Ticket
+
+PASSWORD = "pw-for-tests"
+
+
+def client_for(user: object) -> Client:
+    assert isinstance(user, User)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def viewer_of(person: SupportContact | StaffMember | OrganisationMember) -> Viewer:
+    assert person.user is not None
+    viewer = viewer_for(person.user)
+    assert viewer is not None
+    return viewer
+
+
+def open_ticket(
+    organisation: Organisation,
+    requester: SupportContact | None,
+    subject: str = "Cluster is red",
+    severity: int = 2,
+) -> Ticket:
+    return services.ticket_open(
+        organisation=organisation,
+        requester=requester,
+        subject=subject,
+        body="Since the upgrade.",
+        severity=severity,
+        channel=Channel.HUB,
+    )
+
+
+def member_of(organisation: Organisation, username: str = "mo") -> OrganisationMember:
+    """A read-only Hub login of the organisation (not a Support Contact)."""
+    return OrganisationMember.objects.create(
+        organisation=organisation,
+        user=User.objects.create_user(username, password=PASSWORD),
+        name=username.title(),
+    )
+
+
+def retired_contact_of(organisation: Organisation, username: str = "rita") -> SupportContact:
+    contact = f.add_contact(
+        organisation, username.title(), user=User.objects.create_user(username, password=PASSWORD)
+    )
+    return support_contact_retire(contact=contact)
