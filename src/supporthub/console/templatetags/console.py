@@ -1,0 +1,168 @@
+"""Console template helpers: audit codes as readable text, people's names, severity badges.
+
+Audit entries store stable codes (never labels); this is the one place they become words.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django import template
+from django.contrib.auth.models import User
+from django.template.defaultfilters import filesizeformat
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from supporthub.policies import schema
+from supporthub.sla.services import iso
+from supporthub.tickets.models import AuditEntry, Channel, Status
+from supporthub.tickets.rendering import local_time
+
+register = template.Library()
+
+AUDIT_LABELS = {
+    "ticket.opened": "Ticket opened",
+    "ticket.imported": "Imported from another helpdesk",
+    "ticket.severity_forced_by_channel": "Severity set by the channel",
+    "ticket.severity_changed": "Severity changed",
+    "ticket.status_changed": "Status changed",
+    "ticket.assigned": "Assigned",
+    "ticket.unassigned": "Unassigned",
+    "ticket.escalated": "Escalated to the CS lead",
+    "ticket.closed_out_of_scope": "Closed as out of scope",
+    "message.public_reply": "Public reply",
+    "message.internal_note": "Internal note",
+    "message.auto_acknowledgement": "Automatic acknowledgement sent",
+    "attachment.added": "Attachment added",
+    "sla.first_response_met": "Target Initial Response met",
+    "sla.first_response_breached": "Target Initial Response breached",
+    "sla.first_response_no_target": "First response (no target)",
+    "sla.first_response_rederived": "Target Initial Response re-derived",
+    "sla.first_response_retimed": "Target Initial Response re-timed",
+    "sla.policy_version_adopted": "New policy version adopted",
+}
+
+
+@register.filter
+def audit_label(code: str) -> str:
+    """Readable text for a stable audit code; an unknown code is shown as itself."""
+    return AUDIT_LABELS.get(code, code)
+
+
+@register.filter
+def person(user: User | None) -> str:
+    """A user as people know them: staff display name, contact name, else the login."""
+    if user is None:
+        return "System"
+    staff = getattr(user, "staff_member", None)
+    if staff is not None:
+        return str(staff.display_name)
+    contact = getattr(user, "support_contact", None)
+    if contact is not None:
+        return str(contact.name)
+    return user.get_full_name() or user.get_username()
+
+
+@register.simple_tag
+def severity_badge(level: int, policy: schema.Policy | None = None) -> SafeString:
+    """`S2` as a coloured badge, the policy's name for the level in its title."""
+    name = f"Severity {level}"
+    if policy is not None:
+        name = next((s.name for s in policy.severities if s.level == level), name)
+    return format_html('<span class="badge sev-{}" title="{}">S{}</span>', level, name, level)
+
+
+@register.simple_tag
+def local_short(value: datetime | None, zone: str, label: bool = True) -> SafeString | str:
+    """Like `{% local %}` without the year, for dense tables: the UTC value in the title.
+
+    `label=False` leaves out the weekday and the zone's abbreviation (the table states its
+    zone once).
+    """
+    if value is None:
+        return "—"
+    shown = local_time(value, zone)
+    assert shown is not None  # noqa: S101 - value is not None
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}{}</time>',
+        iso(value),
+        value.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+        shown.strftime("%a %d %b, %H:%M" if label else "%d %b, %H:%M"),
+        format_html(' <span class="muted">{}</span>', shown.tzname()) if label else "",
+    )
+
+
+def _when(value: Any, zone: str) -> str:
+    if not isinstance(value, str) or not value:
+        return "none"
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    shown = local_time(instant, zone)
+    return shown.strftime("%a %d %b, %H:%M %Z") if shown is not None else value
+
+
+def _status(value: Any) -> str:
+    return Status(value).label if value in Status.values else str(value)
+
+
+@register.simple_tag(takes_context=True)
+def audit_detail(context: template.Context, entry: AuditEntry) -> str:
+    """What an entry's data says, in words; times in the viewer's zone."""
+    viewer = context.get("viewer")
+    zone = viewer.time_zone if viewer is not None else "UTC"
+    staff: dict[int, str] = context.get("staff_names") or {}
+    policy: schema.Policy | None = context.get("policy")
+    d = entry.data or {}
+
+    def who(pk: Any) -> str:
+        if pk is None:
+            return "nobody"
+        return staff.get(pk, f"staff #{pk}")
+
+    code = entry.code
+    if code == "ticket.opened":
+        channel = Channel(d["channel"]).label if d.get("channel") in Channel.values else "?"
+        due = d.get("first_response_due_at")
+        tail = f"; Target Initial Response due {_when(due, zone)}" if due else "; no target"
+        return f"Through {channel}, Severity {d.get('severity')}{tail}"
+    if code == "ticket.severity_forced_by_channel":
+        channel = Channel(d["channel"]).label if d.get("channel") in Channel.values else "?"
+        return (
+            f"Asked for Severity {d.get('requested')}; {channel} opens Severity {d.get('severity')}"
+        )
+    if code == "ticket.severity_changed":
+        return f"Severity {d.get('previous')} → {d.get('severity')}: {d.get('reason', '')}"
+    if code == "ticket.status_changed":
+        return f"{_status(d.get('previous'))} → {_status(d.get('status'))}"
+    if code in ("ticket.assigned", "ticket.unassigned"):
+        return f"{who(d.get('previous'))} → {who(d.get('assignee'))}"
+    if code == "ticket.escalated":
+        return str(d.get("reason", ""))
+    if code == "ticket.closed_out_of_scope":
+        key = d.get("exclusion", "")
+        name = key
+        if policy is not None:
+            name = next((e.name or e.key for e in policy.exclusions if e.key == key), key)
+        note = d.get("note") or ""
+        return f"{name}: {note}" if note else str(name)
+    if code == "attachment.added":
+        size = filesizeformat(d.get("size") or 0)
+        internal = ", internal" if d.get("internal") else ""
+        return f"{d.get('filename', '')} ({size}{internal})"
+    if code in ("sla.first_response_met", "sla.first_response_breached"):
+        return f"Due {_when(d.get('due_at'), zone)}, answered {_when(d.get('responded_at'), zone)}"
+    if code in (
+        "sla.first_response_rederived",
+        "sla.first_response_retimed",
+        "sla.policy_version_adopted",
+    ):
+        reason = f" ({d['reason']})" if d.get("reason") else ""
+        return (
+            f"Due {_when(d.get('previous_due_at'), zone)} → {_when(d.get('due_at'), zone)}{reason}"
+        )
+    if code == "ticket.imported":
+        return f"External id {d.get('external_id', '')}, opened {_when(d.get('opened_at'), zone)}"
+    return ""

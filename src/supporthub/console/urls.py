@@ -1,0 +1,26 @@
+"""The agent console: /console/."""
+
+from django.urls import path
+
+from supporthub.console import views
+
+app_name = "console"
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("queue/<slug:name>/", views.queue, name="queue"),
+    path("queue/<slug:name>/", views.queue, name="queue_named"),
+    path("hot-items/", views.hot_items, name="hot_items"),
+    path("tickets/<int:pk>/", views.ticket, name="ticket"),
+    path("tickets/<int:pk>/freshness/", views.ticket_freshness, name="ticket_freshness"),
+    path(
+        "tickets/<int:pk>/attachments/<int:attachment_id>/",
+        views.attachment,
+        name="attachment",
+    ),
+    path("tickets/<int:pk>/reply/", views.reply, name="reply"),
+    path("tickets/<int:pk>/assign/", views.assign, name="assign"),
+    path("tickets/<int:pk>/severity/", views.severity, name="severity"),
+    path("tickets/<int:pk>/status/", views.status, name="status"),
+    path("tickets/<int:pk>/escalate/", views.escalate, name="escalate"),
+    path("tickets/<int:pk>/out-of-scope/", views.out_of_scope, name="out_of_scope"),
+]
