@@ -32,8 +32,11 @@ serve: install
 	$(BIN)/gunicorn supporthub.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) \
 		--access-logfile - --forwarded-allow-ips 127.0.0.1
 
+# Browser tests drive Debian's chromium (scripts/ensure-chromium installs it); Playwright
+# never downloads a browser.
 test: install
-	@$(BIN)/pytest -n 2 --dist loadfile; rc=$$?; \
+	@scripts/ensure-chromium
+	@PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest -n 2 --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure here"; exit 1; fi; \
 	exit $$rc
 

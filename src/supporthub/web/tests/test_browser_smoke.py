@@ -1,6 +1,9 @@
-"""The real-browser infrastructure, proven on what exists today: the admin login and the overview."""
+"""The real-browser infrastructure, proven on what exists today: admin login, overview."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -48,6 +51,13 @@ def test_wrong_password_stays_on_the_login_form(page: Page, superuser: None) -> 
     assert "/admin/login/" in page.url
 
 
-def test_zz_deliberate_failure(page: Page, superuser: None) -> None:
-    login(page, USERNAME, "wrong", path=LOGIN_PATH)
-    expect(page.get_by_role("heading", level=1)).to_have_text("First responses due next", timeout=1000)
+def test_each_new_page_has_a_login_of_its_own(
+    page: Page, new_page: Callable[[], Page], superuser: None
+) -> None:
+    login(page, USERNAME, PASSWORD, path=LOGIN_PATH)
+    expect(page.get_by_role("heading", level=1)).to_have_text("First responses due next")
+
+    stranger = new_page()  # a second person: a context of its own, no session cookie
+    stranger.goto("/")
+    expect(stranger).to_have_url(re.compile(r"/login/\?next=/$"))
+    expect(stranger.locator('input[name="password"]')).to_be_visible()
