@@ -4,7 +4,8 @@ Runs inside the virtualenv of the application measured (Support Hub's or the dja
 peer's), with its DJANGO_SETTINGS_MODULE and database environment: a few warm-up creates, then
 `--creates` POSTs through django.test.Client, each request's queries captured with
 CaptureQueriesContext on the default connection. Prints one JSON line:
-{"creates": N, "queries": Q, "per_ticket": Q / N, "statuses": {...}, "sample": [...]}.
+{"creates": N, "queries": Q, "per_ticket": Q / N, "transaction_per_ticket": T / N,
+"statuses": {...}, "sample": [...]}, where T counts the BEGIN/COMMIT/SAVEPOINT entries.
 
     python benchmarks/queries_per_create.py --path /api/tickets --auth "Bearer TOKEN" \
         --payload '{"subject": "...", ...}' --subject-key subject
@@ -26,6 +27,13 @@ django.setup()
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+TRANSACTION = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def is_transaction(sql: str) -> bool:
+    """BEGIN, COMMIT, ROLLBACK and savepoints, which Django logs beside the statements."""
+    return sql.lstrip().upper().startswith(TRANSACTION)
 
 
 def post(client: Client, path: str, auth: str, payload: dict[str, Any]) -> int:
@@ -61,12 +69,14 @@ def main() -> None:
         for i in range(1, args.creates):
             statuses[create(i)] += 1
     queries = len(captured)
+    transaction = sum(1 for query in captured.captured_queries if is_transaction(query["sql"]))
     print(
         json.dumps(
             {
                 "creates": args.creates,
                 "queries": queries,
                 "per_ticket": queries / args.creates,
+                "transaction_per_ticket": transaction / args.creates,
                 "statuses": {str(code): count for code, count in statuses.items()},
                 "sample": sample,
             }
