@@ -33,6 +33,14 @@ def _block_network() -> Iterator[None]:
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
 
 
+@pytest.fixture(autouse=True)
+def _test_settings(settings: Any, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A fast password hasher (real ones cost seconds per test world) and uploads kept in a
+    temporary folder, never in the checkout's var/media."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
+
+
 @pytest.fixture
 def world(db: None) -> World:
     """The named people: Carol of Initech (Base), Olga of Globex, Alice, Amy, Lee."""

@@ -110,9 +110,12 @@ def _database() -> dict[str, Any]:
                 "PRAGMA journal_mode=WAL;PRAGMA synchronous=NORMAL;PRAGMA foreign_keys=ON;"
             ),
         }
-        config["TEST"] = {"NAME": str(DATA_DIR / "test-supporthub.sqlite3")}
+        # One test database per test process (xdist adds its worker suffix to this), so two
+        # suites run side by side on one checkout never share, or delete, each other's.
+        config["TEST"] = {"NAME": str(DATA_DIR / f"test-supporthub-{os.getpid()}.sqlite3")}
     elif engine == "django.db.backends.postgresql":
         config.setdefault("OPTIONS", {})
+        config["TEST"] = {"NAME": f"test_{config['NAME']}_{os.getpid()}"}
     else:
         raise ImproperlyConfigured(
             f"DATABASE_URL={url!r}: only sqlite:// and postgres:// databases are supported"

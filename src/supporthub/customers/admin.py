@@ -12,6 +12,7 @@ from supporthub.customers import services
 from supporthub.customers.models import (
     LifecycleTransition,
     Organisation,
+    OrganisationMember,
     Subscription,
     SupportContact,
 )
@@ -180,7 +181,7 @@ class SubscriptionAdmin(CapAwareAdmin):
 class SupportContactForm(forms.ModelForm[SupportContact]):
     class Meta:
         model = SupportContact
-        fields = ["organisation", "name", "email", "phone", "user"]
+        fields = ["organisation", "name", "email", "phone", "time_zone", "user"]
 
     def clean_phone(self) -> str:
         phone: str = self.cleaned_data.get("phone", "")
@@ -257,3 +258,14 @@ class LifecycleTransitionAdmin(admin.ModelAdmin[LifecycleTransition]):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+@admin.register(OrganisationMember)
+class OrganisationMemberAdmin(admin.ModelAdmin[OrganisationMember]):
+    """Read-only Support Hub logins: people of a customer who follow tickets but are not
+    Support Contacts (they do not count against the contact cap)."""
+
+    list_display = ["name", "organisation", "user", "time_zone", "created_at"]
+    list_filter = ["organisation"]
+    search_fields = ["name", "user__username", "user__email", "organisation__name"]
+    autocomplete_fields = ["organisation", "user"]

@@ -59,6 +59,7 @@ def support_contact_add(
     email: str,
     phone: str = "",
     user: User | None = None,
+    time_zone: str = "",
 ) -> SupportContact:
     """Add an active Support Contact, within the cap of the support level in force."""
     with transaction.atomic():
@@ -70,6 +71,7 @@ def support_contact_add(
             email=email.strip().lower(),
             phone=normalise_phone(phone) if phone else "",
             user=user,
+            time_zone=time_zone,
         )
         contact.full_clean()
         contact.save()

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from supporthub.tickets.models import AuditEntry, Message, Ticket
+from supporthub.tickets.models import Attachment, AuditEntry, Message, Ticket
 
 
 class MessageInline(admin.TabularInline[Message, Ticket]):
@@ -18,6 +18,17 @@ class MessageInline(admin.TabularInline[Message, Ticket]):
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # conversation goes through the console, which runs the SLA rules
+
+
+class AttachmentInline(admin.TabularInline[Attachment, Ticket]):
+    model = Attachment
+    fields = ("created_at", "filename", "content_type", "size", "internal", "uploaded_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class AuditInline(admin.TabularInline[AuditEntry, Ticket]):
@@ -50,7 +61,7 @@ class TicketAdmin(admin.ModelAdmin[Ticket]):
     list_filter = ["status", "severity", "channel", "support_level", "first_response_status"]
     search_fields = ["subject", "organisation__name", "requester__email"]
     date_hierarchy = "received_at"
-    inlines = [MessageInline, AuditInline]
+    inlines = [MessageInline, AttachmentInline, AuditInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
         return super().get_queryset(request).select_related("organisation")

@@ -286,6 +286,13 @@ def ticket_reply(
         raise PermissionDenied(viewer.why_cannot_open())
     if status is not None:
         _require_staff(viewer, "change the status")
+    if len(uploads) > settings.ATTACHMENTS_PER_MESSAGE:
+        raise ValidationError(
+            {
+                "file": f"{len(uploads)} files attached; at most "
+                f"{settings.ATTACHMENTS_PER_MESSAGE} go with one message."
+            }
+        )
     kind = MessageKind.INTERNAL_NOTE if internal else MessageKind.PUBLIC_REPLY
     with transaction.atomic():
         if viewer.is_staff:
@@ -505,6 +512,15 @@ def ticket_close_out_of_scope(
         if locked.status == Status.CLOSED:
             raise ValidationError({"status": f"{locked.reference} is already closed."})
         previous = locked.status
+        if note.strip():
+            # The note goes in while the ticket still takes messages; it updates `locked`.
+            ticket_add_message(
+                ticket=locked,
+                kind=MessageKind.INTERNAL_NOTE,
+                body=f"Closed as out of scope ({known[exclusion].name or exclusion}): "
+                f"{note.strip()}",
+                author_staff=viewer.staff,
+            )
         locked.status = Status.CLOSED
         locked.out_of_scope = exclusion
         locked.version += 1
@@ -517,14 +533,6 @@ def ticket_close_out_of_scope(
             exclusion=exclusion,
             note=note.strip(),
         )
-        if note.strip():
-            ticket_add_message(
-                ticket=locked,
-                kind=MessageKind.INTERNAL_NOTE,
-                body=f"Closed as out of scope ({known[exclusion].name or exclusion}): "
-                f"{note.strip()}",
-                author_staff=viewer.staff,
-            )
         _copy(locked, onto=ticket, fields=["status", "out_of_scope", "version"])
         return locked
 

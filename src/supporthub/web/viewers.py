@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, Concatenate, ParamSpec
+from typing import Any, Concatenate, ParamSpec, cast
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 from supporthub.access import Viewer, viewer_for
 
 P = ParamSpec("P")
-View = Callable[Concatenate[HttpRequest, Viewer, P], HttpResponse]
+View = Callable[Concatenate[HttpRequest, Viewer, P], HttpResponseBase]
+Guarded = Callable[Concatenate[HttpRequest, P], HttpResponseBase]
 
 
 def request_viewer(request: HttpRequest) -> Viewer | None:
@@ -25,12 +26,9 @@ def request_viewer(request: HttpRequest) -> Viewer | None:
     return cached  # type: ignore[no-any-return]
 
 
-def _guard(
-    allowed: Callable[[Viewer], bool], refusal: str
-) -> Callable[[View[P]], Callable[Concatenate[HttpRequest, P], HttpResponse]]:
-    def decorator(view: View[P]) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
+def _guard(allowed: Callable[[Viewer], bool], refusal: str) -> Callable[[View[P]], Guarded[P]]:
+    def decorator(view: View[P]) -> Guarded[P]:
+        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             viewer = request_viewer(request)
@@ -38,7 +36,8 @@ def _guard(
                 raise PermissionDenied(refusal)
             return view(request, viewer, *args, **kwargs)
 
-        return wrapper
+        # functools.wraps types the result as the wrapped view's signature (with `viewer`).
+        return cast(Guarded[P], wraps(view)(wrapper))
 
     return decorator
 

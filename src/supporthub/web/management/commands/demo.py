@@ -12,8 +12,15 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from supporthub.access import viewer_for
 from supporthub.customers import services as customer_services
-from supporthub.customers.models import BillingTerm, Deployment, Organisation, Subscription
+from supporthub.customers.models import (
+    BillingTerm,
+    Deployment,
+    Organisation,
+    OrganisationMember,
+    Subscription,
+)
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.policies.models import Policy
 from supporthub.policies.services import policy_load
@@ -171,6 +178,15 @@ class Command(BaseCommand):
             customer_services.organisation_move_to_customer_success(
                 organisation=organisation, account_manager=staff["amy"], actor=None
             )
+            if name == "Globex Retail":
+                # Someone of the customer who follows tickets but is not a Support Contact.
+                OrganisationMember.objects.create(
+                    organisation=organisation,
+                    user=user_model.objects.create_user(
+                        "gus", "gus@globex.example", DEMO_PASSWORD, first_name="Gus"
+                    ),
+                    name="Gus Weber",
+                )
             for contact_name, email, phone in contacts:
                 login = user_model.objects.create_user(email.split("@")[0], email, DEMO_PASSWORD)
                 customer_services.support_contact_add(
@@ -208,4 +224,20 @@ class Command(BaseCommand):
                     body="Thanks, we are looking into it.",
                     author_staff=staff["alice"],
                     at=ticket.received_at + timedelta(minutes=answered_after),
+                )
+            alice = viewer_for(staff["alice"].user)
+            assert alice is not None  # noqa: S101 - created above with a staff record
+            if number == 1:
+                ticket_services.ticket_assign(ticket=ticket, assignee=staff["alice"], viewer=alice)
+                ticket_services.ticket_reply(
+                    ticket=ticket,
+                    viewer=alice,
+                    body="Latency started with the 8.15 upgrade; checking the slow log.",
+                    internal=True,
+                )
+            if number == 4 and organisation.name == "Northwind Logistics":
+                ticket_services.ticket_escalate(
+                    ticket=ticket,
+                    reason="Documents lost in production for three days; needs development.",
+                    viewer=alice,
                 )

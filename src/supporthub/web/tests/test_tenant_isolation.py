@@ -1,0 +1,246 @@
+"""Tenant isolation: every page URL and every API operation, for every role, aimed at an
+object of another organisation, gets 403 or 404 and changes nothing.
+
+The URLs are not listed by hand: they are read from the URL resolver (the Hub and the
+console) and from the OpenAPI document (the API), so a new route is in the matrix the
+moment it exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from supporthub.access import viewer_for
+from supporthub.api.models import ApiToken
+from supporthub.customers.models import OrganisationMember
+from supporthub.customers.services import support_contact_retire
+from supporthub.testing import factories as f
+from supporthub.testing.world import World
+from supporthub.tickets import services
+from supporthub.tickets.models import AuditEntry, Channel, Message, Ticket
+
+PASSWORD = "pw-for-tests"
+# Route parameters and the object of the other organisation each one takes.
+PARAMETERS = {"pk", "ticket_id", "id", "attachment_id", "message_id"}
+
+
+@dataclass
+class Scene:
+    world: World
+    own: Ticket  # Initech's
+    theirs: Ticket  # Globex's
+    own_attachment: int
+    their_attachment: int
+    their_message: int
+
+
+def _make_scene(world: World) -> Scene:
+    alice = viewer_for(world.alice.user)
+    assert alice is not None
+    tickets = []
+    attachments = []
+    for organisation, contact in (
+        (world.organisation, world.carol),
+        (world.other_organisation, world.olga),
+    ):
+        ticket = services.ticket_open(
+            organisation=organisation,
+            requester=contact,
+            subject=f"{organisation.name} ticket",
+            body="body",
+            severity=3,
+            channel=Channel.HUB,
+        )
+        message = services.ticket_reply(
+            ticket=ticket,
+            viewer=alice,
+            body="public",
+            uploads=[SimpleUploadedFile("log.txt", b"log", "text/plain")],
+        )
+        services.ticket_reply(ticket=ticket, viewer=alice, body="note", internal=True)
+        tickets.append(ticket)
+        attachments.append(message.attachments.get().pk)
+    their_message = Message.objects.filter(ticket=tickets[1]).first()
+    assert their_message is not None
+    return Scene(world, tickets[0], tickets[1], attachments[0], attachments[1], their_message.pk)
+
+
+def _client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _roles(world: World) -> dict[str, tuple[Client, dict[str, str]]]:
+    """Every kind of caller that belongs to Initech (or serves only Initech)."""
+    member = OrganisationMember.objects.create(
+        organisation=world.organisation,
+        user=User.objects.create_user("mo", password=PASSWORD),
+        name="Mo",
+    )
+    retired = f.add_contact(
+        world.organisation, "Rita", user=User.objects.create_user("rita", password=PASSWORD)
+    )
+    support_contact_retire(contact=retired)
+    token = "sh_isolation-test-token-0123456789"
+    ApiToken.objects.create(
+        name="Initech CRM",
+        prefix=token[:10],
+        key_hash=hashlib.sha256(token.encode()).hexdigest(),
+        organisation=world.organisation,
+    )
+    assert world.carol.user is not None
+    return {
+        "support contact": (_client_for(world.carol.user), {}),
+        "read-only member": (_client_for(member.user), {}),
+        "retired contact": (_client_for(retired.user), {}),  # type: ignore[arg-type]
+        "account manager of another organisation": (_client_for(world.amy.user), {}),
+        "organisation API token": (Client(), {"HTTP_AUTHORIZATION": f"Bearer {token}"}),
+    }
+
+
+def _page_routes() -> Iterator[tuple[str, str]]:
+    """(namespace:name, route) of every Hub and console URL that takes an object id."""
+
+    def walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[tuple[str, str]]:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                yield from walk(
+                    entry.url_patterns,
+                    prefix + str(entry.pattern),
+                    entry.namespace or namespace,
+                )
+            elif isinstance(entry, URLPattern) and namespace in ("portal", "console"):
+                yield f"{namespace}:{entry.name}", prefix + str(entry.pattern)
+
+    for name, route in walk(get_resolver().url_patterns, "", ""):
+        if set(re.findall(r"<(?:\w+:)?(\w+)>", route)) & PARAMETERS:
+            yield name, route
+
+
+def _fill(route: str, scene: Scene, *, mixed: bool = False) -> str:
+    """The route with the other organisation's ids; `mixed` puts our own ticket as the
+    parent and their child object under it (a child must be looked up through its parent)."""
+    values = {
+        "pk": scene.own.pk if mixed else scene.theirs.pk,
+        "ticket_id": scene.own.pk if mixed else scene.theirs.pk,
+        "id": scene.own.pk if mixed else scene.theirs.pk,
+        "attachment_id": scene.their_attachment,
+        "message_id": scene.their_message,
+    }
+    path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values.get(m.group(1), "x")), route)
+    path = re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), "x")), path)
+    return "/" + path.lstrip("^/").rstrip("$")
+
+
+def _api_operations(client: Client) -> Iterator[tuple[str, str]]:
+    schema = client.get("/api/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        if not set(re.findall(r"\{(\w+)\}", path)) & PARAMETERS:
+            continue
+        for method in operations:
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield method.upper(), path
+
+
+def _state(ticket: Ticket) -> tuple[int, int, int, int]:
+    ticket.refresh_from_db()
+    return (
+        ticket.version,
+        ticket.messages.count(),
+        ticket.attachments.count(),
+        AuditEntry.objects.filter(ticket=ticket).count(),
+    )
+
+
+def _call(client: Client, method: str, url: str, headers: dict[str, str]) -> int:
+    """One cell: the request a real caller would send, with a body that would pass
+    validation, so the answer comes from the access rules and not from a 422."""
+    kwargs: dict[str, Any] = {**headers}
+    if method == "GET":
+        return client.get(url, **kwargs).status_code
+    if "/api/" not in url:
+        form = {"body": "sneaky", "subject": "x", "reason": "x", "status": "solved"}
+        return client.post(url, form, **kwargs).status_code
+    if url.endswith("/attachments"):
+        upload = SimpleUploadedFile("x.txt", b"sneaky", "text/plain")
+        return client.post(url, {"file": upload}, **kwargs).status_code
+    body: dict[str, Any] = {"body": "sneaky"} if url.endswith("/messages") else {"status": "solved"}
+    return client.generic(
+        method,
+        url,
+        data=json.dumps(body),
+        content_type="application/json",
+        HTTP_IF_MATCH='"1"',
+        **kwargs,
+    ).status_code
+
+
+@pytest.mark.django_db
+def test_every_page_and_api_operation_refuses_another_organisations_objects(
+    world: World,
+) -> None:
+    scene = _make_scene(world)
+    roles = _roles(world)
+    routes = sorted(set(_page_routes()))
+    operations = sorted(set(_api_operations(Client())))
+    assert len(routes) >= 5, routes  # the Hub's and the console's ticket pages and actions
+    assert len(operations) >= 6, operations  # tickets, messages, attachments
+    before = _state(scene.theirs)
+    cells = 0
+    failures = []
+    for role, (client, headers) in roles.items():
+        api_only = bool(headers)
+        cases: list[tuple[str, str]] = []
+        for method, path in operations:
+            cases.append((method, _fill(path.removeprefix("/"), scene)))
+            if "attachment_id" in path or "message_id" in path:
+                cases.append((method, _fill(path.removeprefix("/"), scene, mixed=True)))
+        if not api_only:
+            for _, route in routes:
+                for method in ("GET", "POST"):
+                    cases.append((method, _fill(route, scene)))
+                    if "attachment_id" in route:
+                        cases.append((method, _fill(route, scene, mixed=True)))
+        for method, url in cases:
+            status = _call(client, method, url, headers)
+            cells += 1
+            if status == 405:
+                continue  # the route does not serve this method at all: nothing to reach
+            if status not in (403, 404):
+                failures.append(f"{role}: {method} {url} -> {status}")
+    assert not failures, "\n".join(failures)
+    assert cells >= 60
+    assert _state(scene.theirs) == before
+
+
+@pytest.mark.django_db
+def test_the_matrix_can_fail_own_objects_are_reachable(world: World) -> None:
+    """The same URLs with the caller's own ids do answer: the matrix is not all-404 by
+    accident (a wrong route template would make every cell 404)."""
+    scene = _make_scene(world)
+    assert world.carol.user is not None
+    carol = _client_for(world.carol.user)
+    reachable = 0
+    for name, route in _page_routes():
+        if not name.startswith("portal:"):
+            continue
+        url = re.sub(
+            r"<(?:\w+:)?(\w+)>",
+            lambda m: str(scene.own_attachment if m.group(1) == "attachment_id" else scene.own.pk),
+            route,
+        )
+        if carol.get("/" + url).status_code == 200:
+            reachable += 1
+    assert reachable >= 2  # the ticket page and the attachment download
