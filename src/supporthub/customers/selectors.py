@@ -45,6 +45,10 @@ def subscription_in_force(*, organisation: Organisation, on: date) -> Subscripti
 
 def entitlement_for(*, subscription: Subscription, on: date) -> Entitlement:
     version = policy_version_in_force(policy_key=subscription.policy.key, on=on)
+    return _entitlement(subscription, version)
+
+
+def _entitlement(subscription: Subscription, version: PolicyVersion) -> Entitlement:
     policy = version.document()
     return Entitlement(
         subscription=subscription,
@@ -99,13 +103,7 @@ def entitlement_on(*, organisation: Organisation, on: date) -> Entitlement | Non
         ],
     )
     version.policy = subscription.policy
-    policy = version.document()
-    return Entitlement(
-        subscription=subscription,
-        policy_version=version,
-        policy=policy,
-        support_level=policy.support_level_for(subscription.level),
-    )
+    return _entitlement(subscription, version)
 
 
 def active_support_contacts(*, organisation: Organisation) -> QuerySet[SupportContact]:

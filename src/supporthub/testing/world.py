@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from supporthub.customers.models import Organisation, SupportContact
+from supporthub.access import Viewer, viewer_for
+from supporthub.customers.models import Organisation, OrganisationMember, SupportContact
 from supporthub.staff.models import Role, StaffMember
 from supporthub.testing import factories as f
 
@@ -31,3 +32,13 @@ def make_world() -> World:
     carol = f.add_contact(organisation, "Carol", user=f.user(username="carol"))
     olga = f.add_contact(other, "Olga", user=f.user(username="olga"))
     return World(organisation, other, carol, olga, alice, amy, lee)
+
+
+def viewer_of(person: SupportContact | StaffMember | OrganisationMember) -> Viewer:
+    """The viewer a named person's login resolves to, as a page or API request would."""
+    if person.user is None:
+        raise ValueError(f"{person} has no login")
+    viewer = viewer_for(person.user)
+    if viewer is None:
+        raise ValueError(f"{person}'s login has no Support Hub role")
+    return viewer

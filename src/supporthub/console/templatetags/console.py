@@ -5,7 +5,7 @@ Audit entries store stable codes (never labels); this is the one place they beco
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django import template
@@ -15,7 +15,6 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from supporthub.policies import schema
-from supporthub.sla.services import iso
 from supporthub.tickets.models import AuditEntry, Channel, Status
 from supporthub.tickets.rendering import local_time
 
@@ -71,26 +70,6 @@ def severity_badge(level: int, policy: schema.Policy | None = None) -> SafeStrin
     if policy is not None:
         name = next((s.name for s in policy.severities if s.level == level), name)
     return format_html('<span class="badge sev-{}" title="{}">S{}</span>', level, name, level)
-
-
-@register.simple_tag
-def local_short(value: datetime | None, zone: str, label: bool = True) -> SafeString | str:
-    """Like `{% local %}` without the year, for dense tables: the UTC value in the title.
-
-    `label=False` leaves out the weekday and the zone's abbreviation (the table states its
-    zone once).
-    """
-    if value is None:
-        return "—"
-    shown = local_time(value, zone)
-    assert shown is not None  # noqa: S101 - value is not None
-    return format_html(
-        '<time datetime="{}" title="{} UTC">{}{}</time>',
-        iso(value),
-        value.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-        shown.strftime("%a %d %b, %H:%M" if label else "%d %b, %H:%M"),
-        format_html(' <span class="muted">{}</span>', shown.tzname()) if label else "",
-    )
 
 
 def _when(value: Any, zone: str) -> str:

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from django.contrib.auth.models import User
 from django.test import Client
 
-from supporthub.access import Viewer, viewer_for
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.staff.models import StaffMember
 from supporthub.tickets import services
@@ -24,13 +23,6 @@ def client_for(person: StaffMember | SupportContact) -> Client:
     client = Client()
     client.force_login(person.user)
     return client
-
-
-def viewer_of(person: StaffMember | SupportContact) -> Viewer:
-    assert person.user is not None
-    viewer = viewer_for(person.user)
-    assert viewer is not None
-    return viewer
 
 
 def open_ticket(

@@ -7,8 +7,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from supporthub.console.tests.helpers import client_for, open_ticket, viewer_of
-from supporthub.testing.world import World
+from supporthub.console.tests.helpers import client_for, open_ticket
+from supporthub.testing.world import World, viewer_of
 from supporthub.tickets import services
 from supporthub.tickets.models import Status, Ticket
 

@@ -11,8 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from supporthub.console.tests.helpers import client_for, open_ticket, rows, viewer_of
-from supporthub.testing.world import World
+from supporthub.console.tests.helpers import client_for, open_ticket, rows
+from supporthub.testing.world import World, viewer_of
 from supporthub.tickets import services
 from supporthub.tickets.models import (
     AuditEntry,

@@ -10,9 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from supporthub.console.tests.helpers import client_for, open_ticket, rows, viewer_of
+from supporthub.console.tests.helpers import client_for, open_ticket, rows
 from supporthub.testing import factories as f
-from supporthub.testing.world import World
+from supporthub.testing.world import World, viewer_of
 from supporthub.tickets import services
 from supporthub.tickets.models import MessageKind, Status, Ticket
 

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from supporthub.console.templatetags.console import AUDIT_LABELS, audit_label
-from supporthub.console.tests.helpers import client_for, open_ticket, viewer_of
-from supporthub.testing.world import World
+from supporthub.console.tests.helpers import client_for, open_ticket
+from supporthub.testing.world import World, viewer_of
 from supporthub.tickets import services
 from supporthub.tickets.models import AuditEntry, Ticket
 

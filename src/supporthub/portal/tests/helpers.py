@@ -5,10 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.test import Client
 
-from supporthub.access import Viewer, viewer_for
 from supporthub.customers.models import Organisation, OrganisationMember, SupportContact
 from supporthub.customers.services import support_contact_retire
-from supporthub.staff.models import StaffMember
 from supporthub.testing import factories as f
 from supporthub.tickets import services
 from supporthub.tickets.models import Channel, Ticket
@@ -21,13 +19,6 @@ def client_for(user: object) -> Client:
     client = Client()
     client.force_login(user)
     return client
-
-
-def viewer_of(person: SupportContact | StaffMember | OrganisationMember) -> Viewer:
-    assert person.user is not None
-    viewer = viewer_for(person.user)
-    assert viewer is not None
-    return viewer
 
 
 def open_ticket(

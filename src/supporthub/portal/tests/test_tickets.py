@@ -12,11 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.html import escape
 
 from supporthub.testing import factories as f
-from supporthub.testing.world import World
+from supporthub.testing.world import World, viewer_of
 from supporthub.tickets import services
 from supporthub.tickets.models import Message, MessageKind, Status, Ticket
 
-from .helpers import client_for, member_of, open_ticket, retired_contact_of, viewer_of
+from .helpers import client_for, member_of, open_ticket, retired_contact_of
 
 
 def _rows(page: str) -> list[str]:

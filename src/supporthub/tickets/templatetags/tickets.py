@@ -27,19 +27,30 @@ def in_zone(value: datetime | None, zone: str) -> datetime | None:
     return local_time(value, zone)
 
 
+_LOCAL_STYLES = {
+    "full": ("%a %d %b %Y, %H:%M", True),
+    "short": ("%a %d %b, %H:%M", True),  # dense tables: no year
+    "bare": ("%d %b, %H:%M", False),  # a column whose heading states the zone
+}
+
+
 @register.simple_tag
-def local(value: datetime | None, zone: str) -> SafeString | str:
-    """`<time>` with the instant in `zone`, its UTC value in the title and datetime."""
+def local(value: datetime | None, zone: str, style: str = "full") -> SafeString | str:
+    """`<time>` with the instant in `zone`, its UTC value in the title and datetime.
+
+    `style` is "full", "short" (no year) or "bare" (no weekday, year or zone name).
+    """
     if value is None:
         return "—"
     shown = local_time(value, zone)
     assert shown is not None  # noqa: S101 - value is not None
+    pattern, with_zone = _LOCAL_STYLES[style]
     return format_html(
-        '<time datetime="{}" title="{} UTC">{} <span class="muted">{}</span></time>',
+        '<time datetime="{}" title="{} UTC">{}{}</time>',
         iso(value),
         value.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
-        shown.strftime("%a %d %b %Y, %H:%M"),
-        shown.tzname(),
+        shown.strftime(pattern),
+        format_html(' <span class="muted">{}</span>', shown.tzname()) if with_zone else "",
     )
 
 

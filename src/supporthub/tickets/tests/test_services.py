@@ -13,7 +13,7 @@ from django.test import override_settings
 
 from supporthub.access import Viewer, viewer_for
 from supporthub.customers.models import OrganisationMember
-from supporthub.testing.world import World
+from supporthub.testing.world import World, viewer_of
 from supporthub.tickets import selectors, services
 from supporthub.tickets.models import (
     Attachment,
@@ -29,11 +29,7 @@ from supporthub.tickets.models import (
 
 def _viewer(world: World, name: str) -> Viewer:
     people = {"carol": world.carol, "olga": world.olga}
-    user = people[name].user if name in people else getattr(world, name).user
-    assert user is not None
-    viewer = viewer_for(user)
-    assert viewer is not None
-    return viewer
+    return viewer_of(people[name] if name in people else getattr(world, name))
 
 
 def _open(world: World, **kwargs: object) -> Ticket:
