@@ -73,7 +73,7 @@ def new_ticket(world: World, **overrides: Any) -> dict[str, Any]:
     return {
         "subject": "Search is down",
         "body": "Every query returns 503 since 09:00.",
-        "severity": 2,
+        "severity": 3,
         "type": "incident",
         "requester_email": world.carol.email,
         **overrides,

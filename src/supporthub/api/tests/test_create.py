@@ -178,3 +178,15 @@ def test_bad_input_is_422_naming_the_field(
     assert field in response.json()["errors"], response.json()
     assert field in response.json()["detail"]
     assert not Ticket.objects.exists()
+
+
+def test_severity_1_and_2_are_refused_through_the_api_naming_the_support_hub(
+    world: World, org_api: Api
+) -> None:
+    """Seed 003: "Severity Level 1 and 2 Incidents must be submitted via the web-based
+    Support Hub"; an integration is not the Hub."""
+    for severity in (1, 2):
+        response = org_api.post("/api/tickets", new_ticket(world, severity=severity))
+        assert response.status_code == 422
+        assert "Support Hub" in response.json()["errors"]["severity"][0]
+    assert not Ticket.objects.exists()

@@ -125,7 +125,7 @@ def test_a_failing_change_changes_nothing(ticket: dict[str, Any], staff_api: Api
     )
     assert response.status_code == 422
     row = Ticket.objects.get()
-    assert (row.severity, row.version, row.escalated_at) == (2, 1, None)
+    assert (row.severity, row.version, row.escalated_at) == (3, 1, None)
     assert not AuditEntry.objects.exclude(code="ticket.opened").exists()
 
 

@@ -348,7 +348,11 @@ def test_dse_unknown_subscription_level_is_refused() -> None:
 
 
 def test_forced_severity_must_be_allowed_on_its_channel() -> None:
-    text = edit(cloud_text(), "allowed_severities = [3]", "allowed_severities = [2]")
+    text = edit(
+        cloud_text(),
+        "allowed_severities = [3]\nforced_severity = 3",
+        "allowed_severities = [2]\nforced_severity = 3",
+    )
     issue = only_issue(text)
     assert issue.message == (
         "channels.email.forced_severity: severity 3 is not among allowed_severities (2)"
