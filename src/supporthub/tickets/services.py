@@ -18,6 +18,7 @@ from supporthub.access import Viewer
 from supporthub.actors import Actor, actor_user
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import entitlement_on, local_date
+from supporthub.routing.regions import region_for
 from supporthub.sla import services as sla
 from supporthub.staff.models import StaffMember
 from supporthub.tickets.models import (
@@ -132,6 +133,8 @@ def ticket_open(
             support_level=entitlement.support_level.key,
         )
         sla.first_response_start(ticket=ticket, policy=policy, organisation=organisation)
+        region = region_for(policy, received_at)
+        ticket.region = region.key if region is not None else ""
         # The related rows are in hand: skip full_clean's one existence query per foreign key.
         ticket.full_clean(exclude=_TICKET_FKS)
         ticket.save()
@@ -145,6 +148,7 @@ def ticket_open(
             policy_version=entitlement.policy_version.pk,
             support_level=ticket.support_level,
             first_response_due_at=sla.iso(ticket.first_response_due_at),
+            region=ticket.region,
         )
         if asked != severity:
             audit(

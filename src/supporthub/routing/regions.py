@@ -1,0 +1,37 @@
+"""Follow the sun (seed 000): a ticket goes to the support region on duty when it arrives,
+and when none is, to the region that opens next."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from supporthub.policies import schema
+from supporthub.sla import clocks
+from supporthub.sla.models import Closure
+
+
+def region_calendar(region: schema.Region) -> clocks.CalendarKey:
+    """A region's own hours, zone, national holidays and its country's company closures."""
+    closed = frozenset(
+        Closure.objects.filter(holiday_country=region.holiday_country).values_list(
+            "date", flat=True
+        )
+    )
+    return clocks.CalendarKey(
+        hours=region.hours,
+        zone=region.hours.zone or "UTC",
+        holiday_country=region.holiday_country,
+        holiday_subdivision=region.holiday_subdivision,
+        closures=closed,
+    )
+
+
+def region_for(policy: schema.Policy, at: datetime) -> schema.Region | None:
+    """The region on duty at `at`, else the next to open (the policy's order breaks ties);
+    None when the policy names no regions."""
+    best: tuple[datetime, int, schema.Region] | None = None
+    for order, region in enumerate(policy.regions):
+        opens = clocks.calendar(region_calendar(region)).next_open(at)
+        if best is None or (opens, order) < best[:2]:
+            best = (opens, order, region)
+    return best[2] if best is not None else None
