@@ -138,6 +138,7 @@ INSTALLED_APPS = [
     "supporthub.customers",
     "supporthub.tickets",
     "supporthub.sla",
+    "supporthub.routing",
     "supporthub.api",
     "supporthub.portal",
     "supporthub.console",

@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/", include("supporthub.api.urls")),
     path("hub/", include("supporthub.portal.urls")),
     path("console/", include("supporthub.console.urls")),
+    path("calendars/", include("supporthub.routing.urls")),
     path("", include("supporthub.web.urls")),
 ]

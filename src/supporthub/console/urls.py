@@ -10,6 +10,7 @@ urlpatterns = [
     path("queue/<slug:name>/", views.queue, name="queue"),
     path("queue/<slug:name>/", views.queue, name="queue_named"),
     path("hot-items/", views.hot_items, name="hot_items"),
+    path("on-call/", views.on_call, name="on_call"),
     path("tickets/<int:pk>/", views.ticket, name="ticket"),
     path("tickets/<int:pk>/freshness/", views.ticket_freshness, name="ticket_freshness"),
     path(

@@ -23,6 +23,7 @@ from supporthub.access import Viewer
 from supporthub.console import forms
 from supporthub.console import selectors as console
 from supporthub.policies.selectors import policy_version_number
+from supporthub.routing.selectors import rotation_now, rotations
 from supporthub.sla.services import first_response_state
 from supporthub.tickets import selectors, services
 from supporthub.tickets.models import Status, Ticket
@@ -81,6 +82,17 @@ def hot_items(request: HttpRequest, viewer: Viewer) -> HttpResponse:
         request,
         "console/hot_items.html",
         {"tickets": console.hot_items(viewer), "now": timezone.now()},
+    )
+
+
+@staff_view
+@require_GET
+def on_call(request: HttpRequest, viewer: Viewer) -> HttpResponse:
+    """Who is on call now in each rotation, the next four weeks, and each calendar feed."""
+    return render(
+        request,
+        "console/on_call.html",
+        {"rotations": [rotation_now(r) for r in rotations()]},
     )
 
 

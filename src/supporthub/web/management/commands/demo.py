@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from supporthub.customers.models import (
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.policies.models import Policy
 from supporthub.policies.services import PolicyLoadError, policy_load
+from supporthub.routing.models import Rotation, RotationMember
 from supporthub.staff.models import Role, StaffMember, StaffRole
 from supporthub.tickets import services as ticket_services
 from supporthub.tickets.models import Channel, MessageKind
@@ -123,7 +124,34 @@ class Command(BaseCommand):
             self._admin()
         for row in ORGANISATIONS:
             self._organisation(row, staff)
+        self._rotations(staff)
         self.stdout.write(self.style.SUCCESS("demo data ready; logins are in README.md"))
+
+    def _rotations(self, staff: dict[str, StaffMember]) -> None:
+        """Follow-the-sun on-call rotations, handing off on Mondays at 09:00 local time."""
+        today = timezone.now().date()
+        first_monday = date(today.year, 1, 1) + timedelta(
+            days=(7 - date(today.year, 1, 1).weekday()) % 7
+        )
+        for name, region, zone, members in (
+            ("US on call", "us", "America/Los_Angeles", ["alice", "cora", "eric"]),
+            ("EU on call", "eu", "Europe/Paris", ["eric", "cora"]),
+        ):
+            if Rotation.objects.filter(name=name).exists():
+                continue
+            with transaction.atomic():
+                rotation = Rotation.objects.create(
+                    name=name,
+                    region=region,
+                    time_zone=zone,
+                    handoff_weekday=0,
+                    handoff_time=time(9, 0),
+                    starts_on=first_monday,
+                )
+                for position, username in enumerate(members):
+                    RotationMember.objects.create(
+                        rotation=rotation, staff=staff[username], position=position
+                    )
 
     def _admin(self) -> None:
         user_model = get_user_model()
