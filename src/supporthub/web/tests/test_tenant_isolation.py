@@ -8,7 +8,6 @@ moment it exists.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -22,9 +21,10 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from supporthub.access import viewer_for
-from supporthub.api.models import ApiToken
+from supporthub.api.services import api_token_create
 from supporthub.customers.models import OrganisationMember
 from supporthub.customers.services import support_contact_retire
+from supporthub.staff.models import Role
 from supporthub.testing import factories as f
 from supporthub.testing.world import World
 from supporthub.tickets import services
@@ -93,20 +93,29 @@ def _roles(world: World) -> dict[str, tuple[Client, dict[str, str]]]:
         world.organisation, "Rita", user=User.objects.create_user("rita", password=PASSWORD)
     )
     support_contact_retire(contact=retired)
-    token = "sh_isolation-test-token-0123456789"
-    ApiToken.objects.create(
-        name="Initech CRM",
-        prefix=token[:10],
-        key_hash=hashlib.sha256(token.encode()).hexdigest(),
-        organisation=world.organisation,
-    )
+    _, org_token = api_token_create(name="Initech CRM", organisation=world.organisation)
+    _, amy_token = api_token_create(name="Amy's sync", staff_user=world.amy.user)
+    # Staff who serve Initech only, by role: its project manager, and colleagues with no
+    # organisation of their own (a sales rep, an enhancement committee member).
+    pat = f.staff(user__username="pat", role_codes=[Role.PROJECT_MANAGER])
+    world.organisation.project_manager = pat
+    world.organisation.save(update_fields=["project_manager"])
+    sam = f.staff(user__username="sam", role_codes=[Role.SALES_REP])
+    cora = f.staff(user__username="cora", role_codes=[Role.ENHANCEMENT_COMMITTEE])
     assert world.carol.user is not None
     return {
         "support contact": (_client_for(world.carol.user), {}),
         "read-only member": (_client_for(member.user), {}),
         "retired contact": (_client_for(retired.user), {}),  # type: ignore[arg-type]
         "account manager of another organisation": (_client_for(world.amy.user), {}),
-        "organisation API token": (Client(), {"HTTP_AUTHORIZATION": f"Bearer {token}"}),
+        "project manager of another organisation": (_client_for(pat.user), {}),
+        "sales rep": (_client_for(sam.user), {}),
+        "enhancement committee member": (_client_for(cora.user), {}),
+        "organisation API token": (Client(), {"HTTP_AUTHORIZATION": f"Bearer {org_token}"}),
+        "account manager's API token": (
+            Client(),
+            {"HTTP_AUTHORIZATION": f"Bearer {amy_token}"},
+        ),
     }
 
 
