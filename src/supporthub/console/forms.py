@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django import forms
@@ -156,3 +157,45 @@ class OutOfScopeForm(VersionedForm):
         field = self.fields["exclusion"]
         assert isinstance(field, forms.ChoiceField)  # noqa: S101 - declared above
         field.choices = [(e.key, e.name or e.key) for e in policy.exclusions]
+
+
+class SlaReportForm(forms.Form):
+    """The report's period in whole UTC months, e.g. 2026-06 to 2026-11 (both included)."""
+
+    start = forms.CharField(label="From month", required=False, help_text="YYYY-MM")
+    end = forms.CharField(label="To month", required=False, help_text="YYYY-MM")
+
+    @staticmethod
+    def default_period(now: datetime) -> tuple[datetime, datetime]:
+        """The current month and the five before it."""
+        first = datetime(now.year, now.month, 1, tzinfo=UTC)
+        month = now.year * 12 + now.month - 1 - 5
+        return datetime(month // 12, month % 12 + 1, 1, tzinfo=UTC), _next_month(first)
+
+    def _month(self, field: str) -> datetime | None:
+        raw = (self.cleaned_data.get(field) or "").strip()
+        if not raw:
+            return None
+        try:
+            year, month = (int(part) for part in raw.split("-"))
+            return datetime(year, month, 1, tzinfo=UTC)
+        except ValueError:
+            self.add_error(field, f"{raw!r} is not a month; write it as YYYY-MM, e.g. 2026-11.")
+            return None
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = self._month("start"), self._month("end")
+        if start is not None and end is not None and end < start:
+            self.add_error("end", "The period ends before it starts.")
+        return data
+
+    def period(self, now: datetime) -> tuple[datetime, datetime]:
+        default_start, default_end = self.default_period(now)
+        start = self._month("start") or default_start
+        end_month = self._month("end")
+        return start, _next_month(end_month) if end_month else default_end
+
+
+def _next_month(first: datetime) -> datetime:
+    return datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=UTC)

@@ -11,6 +11,7 @@ urlpatterns = [
     path("queue/<slug:name>/", views.queue, name="queue_named"),
     path("hot-items/", views.hot_items, name="hot_items"),
     path("on-call/", views.on_call, name="on_call"),
+    path("reports/sla/", views.sla_report, name="sla_report"),
     path("tickets/<int:pk>/", views.ticket, name="ticket"),
     path("tickets/<int:pk>/freshness/", views.ticket_freshness, name="ticket_freshness"),
     path(

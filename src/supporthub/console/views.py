@@ -8,6 +8,7 @@ nothing and the page comes back with the current state and what was typed.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -24,6 +25,7 @@ from supporthub.console import forms
 from supporthub.console import selectors as console
 from supporthub.policies.selectors import policy_version_number
 from supporthub.routing.selectors import rotation_now, rotations
+from supporthub.sla.selectors import ATTAINMENT_DIMENSIONS, attainment
 from supporthub.sla.services import first_response_state
 from supporthub.tickets import selectors, services
 from supporthub.tickets.models import Status, Ticket
@@ -93,6 +95,31 @@ def on_call(request: HttpRequest, viewer: Viewer) -> HttpResponse:
         request,
         "console/on_call.html",
         {"rotations": [rotation_now(r) for r in rotations()]},
+    )
+
+
+@staff_view
+@require_GET
+def sla_report(request: HttpRequest, viewer: Viewer) -> HttpResponse:
+    """First-response attainment by organisation, support level, severity and month, over
+    the tickets the viewer may see, for whole UTC months."""
+    now = timezone.now()
+    form = forms.SlaReportForm(request.GET or None)
+    start, end = forms.SlaReportForm.default_period(now)
+    if form.is_valid():
+        start, end = form.period(now)
+    tickets = selectors.tickets_visible_to(viewer).filter(
+        received_at__gte=start, received_at__lt=end
+    )
+    tables = [
+        (label, by, attainment(tickets, by=by, now=now))
+        for by, (_, label) in ATTAINMENT_DIMENSIONS.items()
+    ]
+    return render(
+        request,
+        "console/sla_report.html",
+        {"form": form, "tables": tables, "start": start, "last": end - timedelta(days=1)},
+        status=200 if form.is_bound is False or form.is_valid() else 400,
     )
 
 

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from supporthub.tickets.models import OPEN_STATUSES, Ticket
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
+
+from supporthub.tickets.models import OPEN_STATUSES, FirstResponseStatus, Ticket
 
 
 def running_clocks() -> QuerySet[Ticket]:
@@ -17,3 +23,68 @@ def running_clocks() -> QuerySet[Ticket]:
         first_response_at__isnull=True,
         first_response_due_at__isnull=False,
     )
+
+
+# -- SLA attainment (SPEC section 7: by organisation, level, severity and month) --------------
+
+ATTAINMENT_DIMENSIONS = {
+    "organisation": ("organisation__name", "Organisation"),
+    "support_level": ("support_level", "Support level"),
+    "severity": ("severity", "Severity"),
+    "month": ("month", "Month received (UTC)"),
+}
+
+
+@dataclass(frozen=True)
+class AttainmentRow:
+    """First responses of one group: met, breached (answered late or still unanswered past
+    due), pending (still in time), and those the policy sets no target for."""
+
+    key: Any
+    met: int
+    breached: int
+    pending: int
+    no_target: int
+
+    @property
+    def measured(self) -> int:
+        return self.met + self.breached
+
+    @property
+    def attainment(self) -> float | None:
+        """Met as a share of the decided clocks; None when none is decided yet."""
+        return self.met / self.measured if self.measured else None
+
+
+def attainment(
+    tickets: QuerySet[Ticket], *, by: str, now: datetime | None = None
+) -> list[AttainmentRow]:
+    """One row per value of `by` (a key of ATTAINMENT_DIMENSIONS), in one query."""
+    now = now or timezone.now()
+    column, _ = ATTAINMENT_DIMENSIONS[by]
+    running = Q(first_response_at__isnull=True, first_response_due_at__isnull=False)
+    rows = (
+        tickets.annotate(month=TruncMonth("received_at", tzinfo=UTC))
+        .values(column)
+        .annotate(
+            met=Count("pk", filter=Q(first_response_status=FirstResponseStatus.MET)),
+            breached=Count(
+                "pk",
+                filter=Q(first_response_status=FirstResponseStatus.BREACHED)
+                | (running & Q(first_response_due_at__lt=now)),
+            ),
+            pending=Count("pk", filter=running & Q(first_response_due_at__gte=now)),
+            no_target=Count("pk", filter=Q(first_response_status=FirstResponseStatus.NO_TARGET)),
+        )
+        .order_by(column)
+    )
+    return [
+        AttainmentRow(
+            key=row[column],
+            met=row["met"],
+            breached=row["breached"],
+            pending=row["pending"],
+            no_target=row["no_target"],
+        )
+        for row in rows
+    ]
