@@ -29,7 +29,8 @@ demo: migrate
 serve: install
 	$(BIN)/supporthub collectstatic --no-input --verbosity 0
 	@echo "Support Hub on http://$(HOST):$(PORT)/  (demo logins in README.md)"
-	$(BIN)/gunicorn supporthub.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) \
+	@# scripts/serve runs `supporthub worker` beside gunicorn and stops it when gunicorn exits.
+	BIN=$(BIN) scripts/serve supporthub.wsgi --bind $(HOST):$(PORT) --workers $(WORKERS) \
 		--access-logfile - --forwarded-allow-ips 127.0.0.1
 
 # Browser tests drive Debian's chromium (scripts/ensure-chromium installs it); Playwright

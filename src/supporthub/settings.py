@@ -6,6 +6,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 import django_stubs_ext
@@ -139,10 +140,16 @@ INSTALLED_APPS = [
     "supporthub.tickets",
     "supporthub.sla",
     "supporthub.routing",
+    "supporthub.notify",
     "supporthub.api",
     "supporthub.portal",
     "supporthub.console",
     "supporthub.web",
+    "supporthub.worker",
+    "django_tasks",
+    "django_tasks_db",
+    "django_rq",
+    "django_tasks_rq",
 ]
 
 MIDDLEWARE = [
@@ -207,6 +214,62 @@ ATTACHMENTS_PER_MESSAGE = env_int("ATTACHMENTS_PER_MESSAGE", 10, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 LOGIN_URL = "web:login"
 LOGIN_REDIRECT_URL = "web:home"
+
+# Outbound mail (supporthub.notify). With no environment, mail is written as files under
+# DATA_DIR/mail so `make run` works without a mail server; set EMAIL_BACKEND to
+# django.core.mail.backends.smtp.EmailBackend (and EMAIL_HOST...) to send for real.
+SUPPORT_FROM_EMAIL = env_str("SUPPORT_FROM_EMAIL", "Support Hub <support@supporthub.example>")
+DEFAULT_FROM_EMAIL = SUPPORT_FROM_EMAIL
+SERVER_EMAIL = SUPPORT_FROM_EMAIL
+REPLY_DOMAIN = env_str("REPLY_DOMAIN", "supporthub.example")
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
+# Delivery retries back off 1, 2, 4 ... minutes (capped at an hour); after this many
+# attempts a message is marked failed for the admin to retry.
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 10, minimum=1)
+
+# Background work (supporthub.worker) through the django-tasks API. The outbox rows are
+# the truth and a task only wakes a worker, so a lost task costs a minute, never a message.
+# "db" keeps the queue in the database (nothing else to run); "rq" puts it on Redis.
+TASK_BACKENDS = {"db": "django_tasks_db.DatabaseBackend", "rq": "django_tasks_rq.RQBackend"}
+
+
+def _tasks_backend() -> str:
+    raw = env_str("TASKS_BACKEND", "db")
+    name = raw.strip().lower()
+    if name not in TASK_BACKENDS:
+        raise ImproperlyConfigured(
+            f"TASKS_BACKEND={raw!r} is not a task backend (use {' or '.join(TASK_BACKENDS)})"
+        )
+    return name
+
+
+TASKS_BACKEND = _tasks_backend()
+
+
+def _redis_url() -> str:
+    url = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise ImproperlyConfigured(f"REDIS_URL={url!r} is not a redis://, rediss:// or unix:// URL")
+    # A Redis host that does not answer must not hold a request that wakes a worker for long.
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("socket_connect_timeout", "2")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+REDIS_URL = _redis_url()
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[TASKS_BACKEND], "QUEUES": ["default"]}}
+# django-rq reads this only when the rq backend is used; it costs nothing otherwise.
+RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)

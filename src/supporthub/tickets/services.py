@@ -18,6 +18,7 @@ from supporthub.access import Viewer
 from supporthub.actors import Actor, actor_user
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import entitlement_on, local_date
+from supporthub.notify import services as notify
 from supporthub.routing.regions import region_for
 from supporthub.sla import services as sla
 from supporthub.staff.models import StaffMember
@@ -71,6 +72,7 @@ def ticket_open(
     body_format: BodyFormat = BodyFormat.TEXT,
     external_id: str = "",
     enforce_channel: bool = True,
+    acknowledge: bool = True,
 ) -> Ticket:
     """Open a ticket under the policy, subscription and severity in force at receipt.
 
@@ -160,6 +162,9 @@ def ticket_open(
                 requested=asked,
                 severity=severity,
             )
+        # Outbound mail: the acknowledgement goes to the outbox in this transaction.
+        if acknowledge:
+            notify.outbox_enqueue_acknowledgement(ticket=ticket)
         return ticket
 
 
@@ -187,6 +192,7 @@ def ticket_add_message(
             raise ValidationError(
                 {"body": f"{locked.reference} is closed; open a new ticket to follow up."}
             )
+        status_before = locked.status  # for the outbound mail below
         message = Message(
             ticket=locked,
             kind=kind,
@@ -232,6 +238,11 @@ def ticket_add_message(
             fields.append("status")
         locked.version += 1
         locked.save(update_fields=fields)
+        # Outbound mail: a staff public reply (naming any status it set) goes to the outbox in
+        # this transaction; internal notes and the customer's own replies send nothing.
+        notify.outbox_enqueue_staff_reply(
+            ticket=locked, message=message, status_before=status_before
+        )
         _copy(locked, onto=ticket, fields=fields)
         return message
 
@@ -480,12 +491,16 @@ def ticket_set_status(
         locked.status = status
         locked.version += 1
         locked.save(update_fields=["status", "version", "updated_at"])
-        audit(
+        entry = audit(
             ticket=locked,
             code="ticket.status_changed",
             actor=viewer.user,
             previous=previous,
             status=status,
+        )
+        # Outbound mail: the status change goes to the outbox in this transaction.
+        notify.outbox_enqueue_status_change(
+            ticket=locked, previous=previous, audit_entry_id=entry.pk
         )
         _copy(locked, onto=ticket, fields=["status", "version"])
         return locked
@@ -529,13 +544,21 @@ def ticket_close_out_of_scope(
         locked.out_of_scope = exclusion
         locked.version += 1
         locked.save(update_fields=["status", "out_of_scope", "version", "updated_at"])
-        audit(
+        entry = audit(
             ticket=locked,
             code="ticket.closed_out_of_scope",
             actor=viewer.user,
             previous=previous,
             exclusion=exclusion,
             note=note.strip(),
+        )
+        # Outbound mail: the closure, citing the policy's exclusion (never the internal note).
+        notify.outbox_enqueue_status_change(
+            ticket=locked,
+            previous=previous,
+            audit_entry_id=entry.pk,
+            reason="Closed as out of scope under the support policy: "
+            f"{known[exclusion].name or known[exclusion].description}",
         )
         _copy(locked, onto=ticket, fields=["status", "out_of_scope", "version"])
         return locked
@@ -614,6 +637,7 @@ def ticket_import(
             actor=viewer.user,
             external_id=external_id,
             enforce_channel=False,
+            acknowledge=False,  # imported history: the customer was answered long ago
         )
         fields = ["status", "version", "updated_at"]
         if first_response_at is not None:

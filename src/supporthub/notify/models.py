@@ -1,0 +1,70 @@
+"""The outbox: every message leaving the process, written in the transaction of its change."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from supporthub.tickets.models import Ticket
+
+
+class OutboxKind(models.TextChoices):
+    ACKNOWLEDGED = "ticket.acknowledged", "Acknowledgement"
+    STAFF_REPLY = "ticket.staff_reply", "Staff reply"
+    STATUS_CHANGED = "ticket.status_changed", "Status change"
+
+
+class OutboxState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class OutboxMessage(models.Model):
+    """One mail to one recipient; delivered by `outbox_deliver_due`, retried with backoff."""
+
+    kind = models.CharField(max_length=40, choices=OutboxKind.choices)
+    # The event it reports, e.g. "ticket.staff_reply:message:42": one event, one mail.
+    dedupe_key = models.CharField(max_length=120, unique=True)
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="outbox_messages")
+    recipient = models.EmailField()
+    subject = models.CharField(max_length=300)
+    text_body = models.TextField()
+    html_body = models.TextField()
+    headers = models.JSONField(default=dict, blank=True)
+    state = models.CharField(
+        max_length=10, choices=OutboxState.choices, default=OutboxState.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "outbox message"
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state="pending"),
+                name="notify_outbox_due_idx",
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(state="sending"),
+                name="notify_outbox_sending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.recipient} ({self.state})"
+
+    @property
+    def message_id(self) -> str:
+        """Stable per row: a retry sends the same Message-ID, so clients drop duplicates."""
+        return f"<sh-{self.ticket_id}-{self.pk}@{settings.REPLY_DOMAIN}>"

@@ -1,0 +1,123 @@
+"""`supporthub worker`: the task backend's worker, plus the registered periodic jobs."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess  # noqa: S404
+import sys
+import threading
+import time
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from supporthub.worker.registry import Periodic, periodic_jobs
+
+logger = logging.getLogger("supporthub.worker")
+# The database backend keeps a row per finished task (one per wake-up): clear the old ones.
+PRUNE_EVERY = 3600.0
+
+
+def backend_worker_command() -> list[str]:
+    """The command line of the configured backend's own worker."""
+    run = [sys.executable, "-m", "supporthub"]
+    if settings.TASKS_BACKEND == "rq":
+        return [*run, "rqworker", "--job-class", "django_tasks_rq.Job", "default"]
+    return [*run, "db_worker", "--queue-name", "default", "--interval", "1"]
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the task backend's worker and, in this process, the periodic jobs (the outbox "
+        "reconciler every minute, and whatever else the installed apps register)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--cycles",
+            type=int,
+            default=None,
+            help="stop after this many rounds of due jobs (default: run until stopped)",
+        )
+
+    def handle(self, *args: Any, cycles: int | None, **options: Any) -> None:
+        jobs = periodic_jobs()
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+        command = backend_worker_command()
+        child = subprocess.Popen(command)  # noqa: S603
+        logger.info(
+            "Worker started (pid %d, backend %s); periodic jobs: %s",
+            child.pid,
+            settings.TASKS_BACKEND,
+            ", ".join(f"{job.name} every {job.every:g}s" for job in jobs) or "none",
+        )
+        rounds = 0
+        next_at = {job.name: 0.0 for job in jobs}  # every job runs once at start
+        pruned_at: float | None = None
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                for job in jobs:
+                    if next_at[job.name] <= now and not stop.is_set():
+                        self._run(job)
+                        next_at[job.name] = time.monotonic() + job.every
+                if settings.TASKS_BACKEND == "db" and (
+                    pruned_at is None or time.monotonic() - pruned_at >= PRUNE_EVERY
+                ):
+                    self._prune()
+                    pruned_at = time.monotonic()
+                rounds += 1
+                if cycles is not None and rounds >= cycles:
+                    break
+                deadline = min(next_at.values(), default=time.monotonic() + PRUNE_EVERY)
+                while not stop.is_set() and time.monotonic() < deadline:
+                    if child.poll() is not None:
+                        raise CommandError(f"The task worker exited with status {child.returncode}")
+                    stop.wait(min(1.0, max(0.0, deadline - time.monotonic())))
+        finally:
+            _stop(child)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        logger.info("Worker stopped")
+
+    def _run(self, job: Periodic) -> None:
+        # One failed run (a database restart, Redis down) must not end the loop: the rows
+        # wait, and the job's next run finds them.
+        try:
+            job.run()
+        except Exception:
+            logger.exception("Periodic job %r failed; trying again in %gs", job.name, job.every)
+
+    def _prune(self) -> None:
+        try:
+            # Failed tasks stay a fortnight, for whoever looks into why.
+            call_command(
+                "prune_db_task_results",
+                "--min-age-days",
+                "1",
+                "--failed-min-age-days",
+                "14",
+                verbosity=0,
+            )
+        except Exception:
+            logger.exception("Pruning finished task rows failed; trying again next hour")
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()

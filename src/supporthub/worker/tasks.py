@@ -1,0 +1,48 @@
+"""Tasks are "just another interface": each one asks a service to drain durable rows."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django_tasks import task
+
+from supporthub.notify.selectors import outbox_stale
+from supporthub.notify.services import outbox_deliver_due
+from supporthub.worker import wake
+from supporthub.worker.registry import register
+
+logger = logging.getLogger(__name__)
+
+# A task handles at most ROUNDS x BATCH messages, then re-queues itself, so one busy
+# outbox cannot hold a worker (or one long transaction) forever.
+BATCH = 100
+ROUNDS = 20
+STALE_AFTER = timedelta(minutes=1)
+RECONCILE_EVERY = 60.0
+
+
+@task()
+def deliver_outbox() -> int:
+    """Deliver every outbox message that is due, a batch at a time; returns how many."""
+    total = 0
+    for _ in range(ROUNDS):
+        tried = outbox_deliver_due(limit=BATCH)
+        total += tried
+        if tried < BATCH:
+            return total
+    wake()
+    return total
+
+
+@task()
+def reconcile() -> int:
+    """Re-queue delivery if outbox rows have waited over a minute; returns how many have."""
+    count = outbox_stale(older_than=STALE_AFTER)
+    if count:
+        logger.info("%d outbox message(s) waited over a minute; waking a worker", count)
+        wake()
+    return count
+
+
+register("outbox reconciler", every=RECONCILE_EVERY, run=lambda: reconcile.call())
