@@ -141,6 +141,10 @@ INSTALLED_APPS = [
     "supporthub.sla",
     "supporthub.routing",
     "supporthub.notify",
+    "supporthub.inbox",
+    "supporthub.mailin",
+    "supporthub.paging",
+    "supporthub.phone",
     "supporthub.api",
     "supporthub.portal",
     "supporthub.console",
@@ -270,6 +274,16 @@ REDIS_URL = _redis_url()
 TASKS = {"default": {"BACKEND": TASK_BACKENDS[TASKS_BACKEND], "QUEUES": ["default"]}}
 # django-rq reads this only when the rq backend is used; it costs nothing otherwise.
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
+
+# --- inbox (inbound mail: IMAP, SMTP listener) ---
+
+# --- mailin (mail to ticket) ---
+
+# --- sla warnings (breach warnings, auto-escalation) ---
+
+# --- paging (after-hours urgent: PagerDuty, webhook, email) ---
+
+# --- phone (voicemail webhook) ---
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)

@@ -14,6 +14,12 @@ class OutboxKind(models.TextChoices):
     ACKNOWLEDGED = "ticket.acknowledged", "Acknowledgement"
     STAFF_REPLY = "ticket.staff_reply", "Staff reply"
     STATUS_CHANGED = "ticket.status_changed", "Status change"
+    MAIL_AUTO_REPLY = "mail.auto_reply", "Automatic reply to inbound mail"
+    SLA_WARNING = "sla.warning", "Breach warning"
+    SLA_BREACHED = "sla.breached", "Breach"
+    ESCALATED = "ticket.escalated", "Escalation to the CS lead"
+    PAGE = "oncall.page", "On-call page"
+    CS_LEAD_NOTICE = "oncall.cs_lead", "After-hours notice to the CS lead"
 
 
 class OutboxState(models.TextChoices):
@@ -29,7 +35,15 @@ class OutboxMessage(models.Model):
     kind = models.CharField(max_length=40, choices=OutboxKind.choices)
     # The event it reports, e.g. "ticket.staff_reply:message:42": one event, one mail.
     dedupe_key = models.CharField(max_length=120, unique=True)
-    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="outbox_messages")
+    # Empty for mail about no ticket (e.g. telling a sender who is not a Support Contact how
+    # to reach their organisation's contacts).
+    ticket = models.ForeignKey(
+        Ticket,
+        on_delete=models.CASCADE,
+        related_name="outbox_messages",
+        null=True,
+        blank=True,
+    )
     recipient = models.EmailField()
     subject = models.CharField(max_length=300)
     text_body = models.TextField()
@@ -67,4 +81,4 @@ class OutboxMessage(models.Model):
     @property
     def message_id(self) -> str:
         """Stable per row: a retry sends the same Message-ID, so clients drop duplicates."""
-        return f"<sh-{self.ticket_id}-{self.pk}@{settings.REPLY_DOMAIN}>"
+        return f"<sh-{self.ticket_id or 'mail'}-{self.pk}@{settings.REPLY_DOMAIN}>"

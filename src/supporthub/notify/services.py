@@ -81,9 +81,51 @@ def _enqueue(
         html_body=render_to_string(f"notify/{template}.html", context),
         headers=_thread_headers(ticket, contact, automatic=automatic),
     )
+    _store(row)
+
+
+def _store(row: OutboxMessage) -> None:
     # The same event enqueued twice (a retried handler) keeps the first row: one event, one mail.
     OutboxMessage.objects.bulk_create([row], ignore_conflicts=True)
     transaction.on_commit(wake, robust=True)
+
+
+def outbox_enqueue(
+    *,
+    kind: OutboxKind,
+    dedupe_key: str,
+    recipient: str,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    ticket: Ticket | None = None,
+    headers: dict[str, str] | None = None,
+    automatic: bool = True,
+) -> None:
+    """Any outbound mail, inside the caller's transaction; delivered by the workers.
+
+    `template` names a pair, `<template>.txt` and `<template>.html` (e.g. "mailin/refused"),
+    rendered with `context`. `dedupe_key` names the event: enqueueing it again is a no-op,
+    so a retried handler never mails twice. Automatic mail carries `Auto-Submitted`
+    (RFC 3834) so that auto-responders do not answer it.
+    """
+    extra = dict(headers or {})
+    if automatic:
+        extra.setdefault("Auto-Submitted", "auto-generated")
+    if ticket is not None:
+        extra.setdefault("X-SupportHub-Ticket", ticket.reference)
+    _store(
+        OutboxMessage(
+            kind=kind,
+            dedupe_key=dedupe_key[:120],
+            ticket=ticket,
+            recipient=recipient,
+            subject=_one_line(subject)[:300],
+            text_body=render_to_string(f"{template}.txt", context),
+            html_body=render_to_string(f"{template}.html", context),
+            headers=extra,
+        )
+    )
 
 
 def _when(at: datetime, zone: str) -> str:

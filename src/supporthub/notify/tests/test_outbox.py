@@ -431,3 +431,29 @@ def test_a_slow_worker_does_not_send_a_row_another_worker_took_back(world: World
     services._deliver(stale, connection=None, now=now)
     assert mail.outbox == []
     assert _rows(ticket)[0].state == OutboxState.SENDING
+
+
+@pytest.mark.django_db
+def test_any_mail_without_a_ticket_is_enqueued_once_per_event_and_delivered(
+    world: World, settings: Any
+) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    for _ in range(2):  # a retried handler
+        services.outbox_enqueue(
+            kind=OutboxKind.MAIL_AUTO_REPLY,
+            dedupe_key="mail.auto_reply:stranger@example.com:2025-11-24",
+            recipient="stranger@example.com",
+            subject="Re:  How do I\n get support?",
+            template="notify/staff_reply",
+            context={"reply_text": "Ask Carol.", "reply_html": "<p>Ask Carol.</p>"},
+        )
+    [row] = OutboxMessage.objects.filter(ticket=None)
+    assert row.subject == "Re: How do I get support?"
+    assert row.headers == {"Auto-Submitted": "auto-generated"}
+
+    assert services.outbox_deliver_due(limit=10) == 1
+
+    [sent] = mail.outbox
+    assert sent.to == ["stranger@example.com"]
+    assert "Ask Carol." in sent.body
+    assert sent.extra_headers["Message-ID"] == f"<sh-mail-{row.pk}@{settings.REPLY_DOMAIN}>"

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class InboxConfig(AppConfig):
+    name = "supporthub.inbox"
+    verbose_name = "Inbound mail"

@@ -1,0 +1,1 @@
+"""After-hours urgent tickets: paging the on-call engineer and notifying the CS lead."""

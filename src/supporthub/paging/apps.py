@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class PagingConfig(AppConfig):
+    name = "supporthub.paging"
+    verbose_name = "On-call paging"

@@ -1,0 +1,1 @@
+"""Voicemail to ticket: Twilio recording and transcription callbacks."""
