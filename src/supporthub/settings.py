@@ -141,10 +141,8 @@ INSTALLED_APPS = [
     "supporthub.sla",
     "supporthub.routing",
     "supporthub.notify",
-    "supporthub.inbox",
-    "supporthub.mailin",
-    "supporthub.paging",
-    "supporthub.phone",
+    "supporthub.intake.email",
+    "supporthub.intake.voicemail",
     "supporthub.api",
     "supporthub.portal",
     "supporthub.console",
@@ -275,15 +273,15 @@ TASKS = {"default": {"BACKEND": TASK_BACKENDS[TASKS_BACKEND], "QUEUES": ["defaul
 # django-rq reads this only when the rq backend is used; it costs nothing otherwise.
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
 
-# --- inbox (inbound mail: IMAP, SMTP listener) ---
+# --- intake.email: storage and sources (IMAP, SMTP listener) ---
 
-# --- mailin (mail to ticket) ---
+# --- intake.email: mail to ticket ---
 
 # --- sla warnings (breach warnings, auto-escalation) ---
 
 # --- paging (after-hours urgent: PagerDuty, webhook, email) ---
 
-# --- phone (voicemail webhook) ---
+# --- intake.voicemail (Twilio webhook) ---
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)

@@ -1,6 +1,6 @@
-"""The contract between the inbox (which stores and claims raw mail) and mail-to-ticket.
+"""The contract between the inbox (which stores and claims raw mail) and mail to ticket.
 
-`supporthub.inbox` calls `supporthub.mailin.services.mail_to_ticket(...)` inside the
+The inbox (`models`, `services`) calls `ticketing.mail_to_ticket(...)` inside the
 transaction that marks a stored message processed, so a message is ticketed exactly once:
 if anything raises, the whole transaction rolls back and the message stays stored.
 """
@@ -23,7 +23,7 @@ class MailOutcome:
     disposition: Disposition
     reason: str  # one sentence an admin reads in the inbox list
     ticket_id: int | None = None
-    message_id: int | None = None  # the tickets.Message the mail became, if any
+    ticket_message_id: int | None = None  # the tickets.Message the mail became, if any
 
 
 class MailUnprocessable(Exception):

@@ -1,0 +1,1 @@
+"""Intake channels, one package per kind: email, voicemail."""

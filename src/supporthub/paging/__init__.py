@@ -1,1 +1,0 @@
-"""After-hours urgent tickets: paging the on-call engineer and notifying the CS lead."""
