@@ -1,8 +1,10 @@
 """The contract between the inbox (which stores and claims raw mail) and mail to ticket.
 
-The inbox (`models`, `services`) calls `ticketing.mail_to_ticket(...)` inside the
-transaction that marks a stored message processed, so a message is ticketed exactly once:
-if anything raises, the whole transaction rolls back and the message stays stored.
+The inbox (`models`, `services`) calls `ticketing.mail_to_ticket(*, inbound: InboundMessage)
+-> MailOutcome` inside the transaction that marks the stored message processed, so a message
+is ticketed exactly once: if anything raises, the whole transaction rolls back and the
+message stays stored. `mail_to_ticket` reads the row (raw bytes, received_at, envelope) and
+never writes it; the inbox records the outcome on it.
 """
 
 from __future__ import annotations
