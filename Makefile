@@ -37,6 +37,7 @@ serve: install
 # never downloads a browser.
 test: install
 	@scripts/ensure-chromium
+	@scripts/ensure-dovecot
 	@PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 $(BIN)/pytest -n 2 --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests; that is a failure here"; exit 1; fi; \
 	exit $$rc

@@ -1,0 +1,495 @@
+"""Reading a stored message: headers, body, attachments and what kind of mail it is.
+
+Pure functions over bytes (no database, no settings): the stdlib `email` package does the
+MIME work; this module only chooses what to keep and decodes text safely. Nothing here
+raises on bad input: problems are reported in the result for the caller to act on.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from email import errors
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.policy import default as default_policy
+from email.utils import getaddresses
+
+# Defects after which the parts of a multipart message cannot be told apart: the body read
+# from it would be wrong, so the message is quarantined rather than half-read.
+_STRUCTURAL_DEFECTS = (
+    errors.NoBoundaryInMultipartDefect,
+    errors.StartBoundaryNotFoundDefect,
+    errors.MultipartInvariantViolationDefect,
+)
+_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+_ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.?[^@\s<>\"]*$")
+# Used when a part names a charset Python does not know (or none, on 8-bit text that is not
+# UTF-8): every byte decodes, so nothing is lost and nothing raises.
+FALLBACK_CHARSET = "windows-1252"
+_EML_POLICY = default_policy.clone(linesep="\r\n")
+
+
+@dataclass(frozen=True)
+class MailFile:
+    """One attachment as received (inline images and forwarded messages included)."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    """One method's result in an Authentication-Results header (RFC 8601), lower-cased."""
+
+    method: str  # dkim, spf, dmarc, ...
+    result: str  # pass, fail, softfail, none, ...
+    properties: dict[str, str] = field(default_factory=dict)  # header.d, smtp.mailfrom ...
+
+
+@dataclass(frozen=True)
+class AuthHeader:
+    """One Authentication-Results header: who checked, and what they found."""
+
+    authserv_id: str  # e.g. mx1.example.com, lower-cased
+    results: tuple[AuthResult, ...]
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """What mail to ticket needs from a message; strings are always valid Unicode, NUL-free."""
+
+    message_id: str
+    from_addresses: tuple[str, ...]  # addr-specs, lower-cased
+    from_name: str
+    subject: str
+    in_reply_to: tuple[str, ...]
+    references: tuple[str, ...]
+    recipients: tuple[str, ...]  # To, Cc, Delivered-To, X-Original-To: addr-specs, lower-cased
+    text: str
+    html: str
+    files: tuple[MailFile, ...]
+    automatic: str  # why this is an auto-reply or bounce, "" for mail written by a person
+    structure_problem: str  # why the MIME structure cannot be read, "" when it can
+    notes: tuple[str, ...] = field(default=())  # repairs made on the way (unknown charsets...)
+    headers: dict[str, str] = field(default_factory=dict)  # lower-cased name: first value
+    # Authentication-Results, topmost header first (the receiving server's own comes first).
+    auth_results: tuple[AuthHeader, ...] = ()
+
+    @property
+    def from_address(self) -> str:
+        return self.from_addresses[0] if len(self.from_addresses) == 1 else ""
+
+
+def clean(text: str) -> str:
+    """Valid Unicode without NUL: lone surrogates (raw 8-bit header bytes) are re-decoded."""
+    if _has_surrogates(text):
+        raw = text.encode("utf-8", "surrogateescape")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode(FALLBACK_CHARSET, "replace")
+    return text.replace("\x00", "")
+
+
+def decode_text(payload: bytes, charset: str | None) -> tuple[str, str]:
+    """(text, note): the payload in its declared charset; an unknown one falls back safely.
+
+    The note says what was repaired ("" when nothing was).
+    """
+    name = (charset or "").strip().strip('"').strip("'").lower()
+    if name:
+        try:
+            return clean(payload.decode(name, "replace")), ""
+        except (LookupError, TypeError, ValueError):
+            # Unknown names, and codecs that are not text encodings ("base64", "zlib").
+            pass
+    try:
+        text = payload.decode("utf-8")
+        guessed = "UTF-8"
+    except UnicodeDecodeError:
+        text = payload.decode(FALLBACK_CHARSET, "replace")
+        guessed = "Windows-1252"
+    if not name:
+        return clean(text), ""
+    return clean(text), f"Unknown charset {name!r}: read as {guessed}."
+
+
+def _has_surrogates(text: str) -> bool:
+    return any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
+def _first_raw(msg: Message, name: str) -> str | None:
+    for key, value in msg.raw_items():
+        if key.lower() == name.lower():
+            return str(value)
+    return None
+
+
+def _decode_raw(value: str) -> str:
+    value = clean(value)
+    try:
+        return clean(str(make_header(decode_header(value))))
+    except Exception:  # noqa: BLE001 - CharsetError, HeaderParseError, LookupError...
+        return value
+
+
+def header(msg: Message, name: str) -> str:
+    """A header's decoded value, "" if absent.
+
+    Raw 8-bit bytes (not RFC 2047 encoded) are read as UTF-8, else Windows-1252, where the
+    stdlib would turn them into U+FFFD; a header the parser chokes on is read raw.
+    """
+    raw = _first_raw(msg, name)
+    if raw is None:
+        return ""
+    if _has_surrogates(raw):
+        return " ".join(_decode_raw(raw).split())
+    try:
+        value = msg.get(name)
+    except Exception:  # noqa: BLE001 - the stdlib raises assorted errors on odd headers
+        return " ".join(_decode_raw(raw).split())
+    return " ".join(clean(str(value)).split()) if value is not None else ""
+
+
+def _raw_values(msg: Message) -> dict[str, list[str]]:
+    """Header values as received, by lower-cased name, in one pass.
+
+    Read this way rather than through the stdlib's header objects, which cost a parse per
+    lookup: the hot path reads a dozen headers of every message.
+    """
+    values: dict[str, list[str]] = {}
+    for key, value in msg.raw_items():
+        values.setdefault(key.lower(), []).append(str(value))
+    return values
+
+
+def _first(values: dict[str, list[str]], name: str) -> str:
+    raw = values.get(name.lower())
+    return " ".join(_decode_raw(raw[0]).split()) if raw else ""
+
+
+def _addresses(raw: list[str]) -> tuple[str, ...]:
+    found: list[str] = []
+    # Parsed before RFC 2047 decoding, so an encoded display name cannot smuggle an address.
+    for _, addr in getaddresses([clean(v) for v in raw]):
+        addr = addr.strip().lower()
+        if addr and _ADDRESS.match(addr):
+            found.append(addr)
+    return tuple(dict.fromkeys(found))
+
+
+def addresses(msg: Message, name: str) -> tuple[str, ...]:
+    """Every addr-spec in the header(s) `name`, lower-cased; malformed entries are skipped."""
+    return _addresses(_raw_values(msg).get(name.lower(), []))
+
+
+def _display_name(values: dict[str, list[str]]) -> str:
+    pairs = getaddresses([clean(v) for v in values.get("from", [])[:1]])
+    return " ".join(_decode_raw(pairs[0][0]).split()) if pairs else ""
+
+
+_COMMENT = re.compile(r"\([^()]*\)")
+
+
+def authentication_results(raw: str) -> AuthHeader | None:
+    """One Authentication-Results header read; unreadable parts are skipped."""
+    text = " ".join(clean(raw).split())
+    for _ in range(3):  # comments may nest
+        text = _COMMENT.sub(" ", text)
+    parts = [part.strip() for part in text.split(";")]
+    if not parts or not parts[0]:
+        return None
+    authserv_id = parts[0].split()[0].lower()
+    results: list[AuthResult] = []
+    for part in parts[1:]:
+        tokens = part.split()
+        if not tokens or "=" not in tokens[0]:
+            continue
+        method, _, result = tokens[0].partition("=")
+        properties: dict[str, str] = {}
+        for token in tokens[1:]:
+            key, eq, value = token.partition("=")
+            if eq:
+                properties[key.lower()] = value.strip('"').lower()
+        results.append(AuthResult(method.split("/")[0].lower(), result.lower(), properties))
+    return AuthHeader(authserv_id, tuple(results))
+
+
+def message_ids(value: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_MESSAGE_ID.findall(value)))
+
+
+def automatic_reason(msg: Message) -> str:
+    """Why this message was sent by a machine (auto-reply, bounce, list), "" if by a person.
+
+    RFC 3834 Auto-Submitted, Microsoft's X-Auto-Response-Suppress, Precedence bulk/list/junk,
+    RFC 3464 delivery-status reports and RFC 8098 read receipts, and the usual mailer daemons.
+    """
+    values = _raw_values(msg)
+    auto = _first(values, "Auto-Submitted").lower()
+    if auto and auto.split(";")[0].strip() != "no":
+        return f"Auto-Submitted: {auto}"
+    suppress = _first(values, "X-Auto-Response-Suppress")
+    if suppress and suppress.lower() != "none":
+        return f"X-Auto-Response-Suppress: {suppress}"
+    precedence = _first(values, "Precedence").lower()
+    if precedence in {"bulk", "list", "junk", "auto_reply"}:
+        return f"Precedence: {precedence}"
+    for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Reply"):
+        if _first(values, name):
+            return f"{name} header"
+    ctype = msg.get_content_type()
+    report = (msg.get_param("report-type") or "") if ctype == "multipart/report" else ""
+    report_type = str(report).lower()
+    if report_type == "delivery-status" or ctype == "message/delivery-status":
+        return "Delivery status report (bounce)"
+    if report_type == "disposition-notification":
+        return "Read receipt (disposition notification)"
+    sender = ",".join(_addresses(values.get("from", [])))
+    local = sender.split("@", 1)[0]
+    if local in {"mailer-daemon", "postmaster"}:
+        return f"Sent by {sender} (a mail server)"
+    return_path = _first(values, "Return-Path")
+    if return_path.replace(" ", "") == "<>":
+        return "Null return path (bounce)"
+    return ""
+
+
+def _structure_problem(msg: Message) -> str:
+    for part in msg.walk():
+        for defect in part.defects:
+            if isinstance(defect, _STRUCTURAL_DEFECTS):
+                kind = part.get_content_type()
+                return f"Malformed MIME: {kind} part: {type(defect).__name__}."
+    return ""
+
+
+def _filename(part: Message, index: int) -> str:
+    try:
+        name = part.get_filename()
+    except Exception:  # noqa: BLE001 - a broken RFC 2231 parameter: name it ourselves
+        name = None
+    name = clean(str(name or "")).replace("/", "_").replace("\\", "_").strip()
+    if name:
+        return name[:255]
+    ctype = part.get_content_type()
+    if ctype == "message/rfc822":
+        return f"message-{index}.eml"
+    extension = mimetypes.guess_extension(ctype) or ".bin"
+    return f"attachment-{index}{extension}"
+
+
+def _content(part: Message) -> bytes:
+    if part.is_multipart():
+        payload = part.get_payload()
+        # A forwarded message is kept as the message itself (an .eml), not its wrapper part.
+        inner = payload[0] if isinstance(payload, list) and len(payload) == 1 else part
+        if part.get_content_type() != "message/rfc822" or not isinstance(inner, Message):
+            inner = part
+        try:
+            return inner.as_bytes(policy=_EML_POLICY)
+        except Exception:  # noqa: BLE001 - serialise as text if the generator chokes
+            return inner.as_string().encode("utf-8", "surrogateescape")
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        value = part.get_param("charset")
+    except Exception:  # noqa: BLE001 - an unreadable parameter is no charset
+        return None
+    if isinstance(value, tuple):  # RFC 2231 (charset, language, value)
+        value = value[2]
+    return str(value) if value else None
+
+
+@dataclass
+class _Walk:
+    texts: list[str] = field(default_factory=list)
+    htmls: list[str] = field(default_factory=list)
+    files: list[MailFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _is_attachment(part: Message) -> bool:
+    disposition = part.get_content_disposition()
+    if disposition == "attachment":
+        return True
+    try:
+        return bool(part.get_filename())
+    except Exception:  # noqa: BLE001
+        return True
+
+
+def _walk(part: Message, into: _Walk) -> None:
+    ctype = part.get_content_type()
+    if ctype == "message/rfc822" or (ctype.startswith("message/") and part.is_multipart()):
+        into.files.append(
+            MailFile(_filename(part, len(into.files) + 1), "message/rfc822", _content(part))
+        )
+        return
+    if part.is_multipart():
+        children = part.get_payload()
+        if isinstance(children, list):
+            for child in children:
+                if isinstance(child, Message):
+                    _walk(child, into)
+        return
+    if ctype in ("text/plain", "text/html") and not _is_attachment(part):
+        payload = part.get_payload(decode=True)
+        text, note = decode_text(payload if isinstance(payload, bytes) else b"", _charset(part))
+        if note:
+            into.notes.append(note)
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+        (into.texts if ctype == "text/plain" else into.htmls).append(text)
+        return
+    into.files.append(MailFile(_filename(part, len(into.files) + 1), ctype, _content(part)))
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """Read a stored message; never raises on malformed input (see `structure_problem`)."""
+    walked = _Walk()
+    try:
+        msg = BytesParser(policy=default_policy).parsebytes(raw)
+    except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on absurdly deep nesting
+        # The headers alone still say who sent it and whether it is machine mail.
+        msg = BytesParser(policy=default_policy).parsebytes(raw, headersonly=True)
+        structure = f"Malformed MIME: the parser gave up on the body ({type(exc).__name__})."
+    else:
+        structure = ""
+    try:
+        structure = structure or _structure_problem(msg)
+        if not structure:
+            _walk(msg, walked)
+    except Exception as exc:  # noqa: BLE001 - the stdlib fails in assorted ways on bad MIME
+        structure = f"Malformed MIME: {type(exc).__name__}: {clean(str(exc))[:200]}"
+    try:
+        automatic = automatic_reason(msg)
+    except Exception:  # noqa: BLE001 - an unreadable report header proves nothing
+        automatic = ""
+    values = _raw_values(msg)
+    recipients: list[str] = []
+    for name in ("to", "cc", "delivered-to", "x-original-to", "envelope-to"):
+        recipients.extend(_addresses(values.get(name, [])))
+    headers = {name: " ".join(_decode_raw(raw[0]).split()) for name, raw in values.items()}
+    html = "\n".join(h for h in walked.htmls if h.strip())
+    return ParsedMail(
+        message_id=(message_ids(headers.get("message-id", "")) or ("",))[0],
+        from_addresses=_addresses(values.get("from", [])),
+        from_name=_display_name(values),
+        subject=headers.get("subject", ""),
+        in_reply_to=message_ids(headers.get("in-reply-to", "")),
+        references=message_ids(headers.get("references", "")),
+        recipients=tuple(dict.fromkeys(recipients)),
+        text="\n\n".join(t.strip("\n") for t in walked.texts if t.strip()),
+        html=html,
+        files=tuple(walked.files),
+        automatic=automatic,
+        structure_problem=structure,
+        notes=tuple(dict.fromkeys(walked.notes)),
+        headers=headers,
+        auth_results=tuple(
+            found
+            for v in values.get("authentication-results", [])
+            if (found := authentication_results(v)) is not None
+        ),
+    )
+
+
+def as_message(raw: bytes) -> EmailMessage:
+    """The stdlib's parse of the bytes (for callers that need a header parse() does not keep)."""
+    message = BytesParser(policy=default_policy).parsebytes(raw)
+    if not isinstance(message, EmailMessage):  # policy.default always makes these
+        raise TypeError(f"expected an EmailMessage, got {type(message).__name__}")
+    return message
+
+
+# --- quoted history ------------------------------------------------------------------------
+
+# The line a reply's quoted history starts at, as Gmail, Apple Mail, Thunderbird and Outlook
+# write it (English, French, German, Spanish, Dutch, Italian, Portuguese attributions).
+_ATTRIBUTION = re.compile(
+    r"^\s*(?:On\s.+\swrote|Le\s.+\sa\s+écrit|Am\s.+\sschrieb\s.+|El\s.+\sescribió|"
+    r"Op\s.+\sgeschreven|Il\s.+\sha\s+scritto|Em\s.+\sescreveu)\s*:\s*$",
+    re.IGNORECASE,
+)
+_OUTLOOK_SEPARATOR = re.compile(
+    r"^\s*(?:-{3,}\s*(?:Original Message|Ursprüngliche Nachricht|Message d'origine|"
+    r"Mensaje original)\s*-{3,}|_{20,})\s*$",
+    re.IGNORECASE,
+)
+_OUTLOOK_FROM = re.compile(r"^\s*\*?(?:From|De|Von|Van|Da)\s*:\*?\s+\S", re.IGNORECASE)
+_OUTLOOK_NEXT = re.compile(
+    r"^\s*\*?(?:Sent|Date|Envoyé|Gesendet|Enviado|Verzonden|Inviato|To|À|An|Para|Aan|A)\s*:\*?",
+    re.IGNORECASE,
+)
+_FORWARDED = re.compile(r"^\s*-{5,}\s*Forwarded message\s*-{5,}\s*$", re.IGNORECASE)
+
+
+def _history_starts(lines: list[str]) -> int | None:
+    for i, line in enumerate(lines):
+        if _FORWARDED.match(line):
+            return None  # forwarded mail: everything below is the content being sent on
+        if _ATTRIBUTION.match(line):
+            return i
+        # Gmail wraps a long attribution: "On Mon, ... Carol <carol@x>" / "wrote:".
+        if i + 1 < len(lines) and _ATTRIBUTION.match(line + " " + lines[i + 1].strip()):
+            if line.strip().lower().startswith(("on ", "le ", "am ", "el ", "op ", "il ", "em ")):
+                return i
+        if _OUTLOOK_SEPARATOR.match(line):
+            return i
+        if _OUTLOOK_FROM.match(line) and any(
+            _OUTLOOK_NEXT.match(following) for following in lines[i + 1 : i + 4]
+        ):
+            return i
+    return None
+
+
+def strip_quoted_text(text: str) -> str:
+    """The new part of a plain-text reply: the history from its attribution line (or
+    Outlook header block) on is dropped, then trailing `>` lines. Unchanged when nothing
+    would remain."""
+    lines = text.splitlines()
+    start = _history_starts(lines)
+    kept = lines[:start] if start is not None else lines
+    while kept and (not kept[-1].strip() or kept[-1].lstrip().startswith(">")):
+        kept.pop()
+    result = "\n".join(kept).strip("\n")
+    return result if result.strip() else text
+
+
+# Where mail clients put the quoted history in HTML: Gmail's quote div, Apple Mail's cite
+# blockquote, Outlook's reply header (divRplyFwdMsg, appendonsend, the new Outlook's reference
+# container, OutlookMessageHeader), Yahoo's quoted div, Thunderbird's cite prefix.
+_HTML_HISTORY = re.compile(
+    r"<div[^>]*class=[\"'][^\"']*gmail_quote[^\"']*[\"']"
+    r"|<blockquote[^>]*type=[\"']?cite"
+    r"|<div[^>]*id=[\"']?(?:divRplyFwdMsg|appendonsend|mail-editor-reference-message-container)"
+    r"|<div[^>]*class=[\"']?(?:OutlookMessageHeader|yahoo_quoted)"
+    r"|<hr[^>]*id=[\"']?stopSpelling"
+    r"|<div[^>]*class=[\"']?moz-cite-prefix",
+    re.IGNORECASE,
+)
+
+
+def strip_quoted_html(html: str) -> str:
+    """The new part of an HTML reply: cut where the client's quoted history starts.
+
+    The cut may leave open tags; the body is sanitised (and so balanced) when rendered.
+    Unchanged when no text would remain.
+    """
+    match = _HTML_HISTORY.search(html)
+    if match is None:
+        return html
+    head = html[: match.start()]
+    visible = re.sub(r"<[^>]*>|&nbsp;|\s", "", head)
+    return head if visible else html

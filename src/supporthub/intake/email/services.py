@@ -1,0 +1,324 @@
+"""Writes on the inbox: store raw mail (before its source is told), then process what is due.
+
+Storing is idempotent on the message's identity (its Message-ID, or the sha256 of its bytes
+when it has none) and on its IMAP UID, so a source that delivers again after a crash or a
+lost reply stores nothing twice. Processing locks one stored row at a time, calls
+`ticketing.mail_to_ticket` and records the outcome in that same transaction: a worker killed
+half-way leaves the row stored, and the next worker processes it once.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import hashlib
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.header import decode_header, make_header
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
+from django.db.models import F, Q
+from django.utils import timezone
+
+from supporthub.intake.email.models import InboundMessage, InboundState, Source
+from supporthub.intake.email.outcome import MailOutcome, MailUnprocessable
+from supporthub.worker import wake
+
+logger = logging.getLogger(__name__)
+
+FIELD_MAX = 998  # the longest line RFC 5322 allows, and the display columns' length
+REASON_MAX = 2000
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What `inbox_store` did: the row, and whether this call created it (False: a copy)."""
+
+    message: InboundMessage
+    created: bool
+
+
+def wake_inbox() -> None:
+    """Ask a worker to process the inbox now; never raises into the caller."""
+    from supporthub.intake.email.tasks import process_inbox
+
+    # The row is stored: a broker that is down costs a minute (the reconciler), not mail.
+    wake(process_inbox)
+
+
+# --- storing ------------------------------------------------------------------------------
+
+
+def _clean(text: str, limit: int = FIELD_MAX) -> str:
+    # Undecodable bytes come back from the parser as surrogates, which no database takes; NUL
+    # is refused by PostgreSQL's text type. Neither may cost us the message.
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return " ".join(text.replace("\x00", "").split())[:limit]
+
+
+def _header(headers: Any, name: str) -> str:
+    value = headers.get(name)
+    if value is None:
+        return ""
+    try:
+        return _clean(str(make_header(decode_header(str(value)))))
+    except Exception:  # noqa: BLE001 - a broken encoded-word shows as written, never fails
+        return _clean(str(value))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What the inbox reads from a message's headers when it stores it."""
+
+    sha256: str
+    message_id: str
+    dedupe_key: str
+    sender: str
+    subject: str
+
+
+def identify(raw: bytes) -> Identity:
+    """The identity of a message (never raises, whatever the bytes are)."""
+    digest = hashlib.sha256(raw).hexdigest()
+    try:
+        # compat32 hands back headers as written; a headers-only parse never looks at MIME.
+        headers: Any = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+        message_id = _clean(str(headers.get("Message-ID") or ""))
+        sender = _header(headers, "From")
+        subject = _header(headers, "Subject")
+    except Exception:  # noqa: BLE001 - unparseable headers: de-duplicated by the bytes
+        logger.warning("Could not read the headers of a %d-byte message", len(raw), exc_info=True)
+        message_id = sender = subject = ""
+    if message_id:
+        key = "mid:" + hashlib.sha256(message_id.encode()).hexdigest()
+    else:
+        key = "sha256:" + digest
+    return Identity(
+        sha256=digest, message_id=message_id, dedupe_key=key, sender=sender, subject=subject
+    )
+
+
+def _existing(
+    identity: Identity, mailbox: str, uid: tuple[int, int] | None
+) -> InboundMessage | None:
+    found = InboundMessage.objects.filter(dedupe_key=identity.dedupe_key).first()
+    if found is None and uid is not None:
+        found = InboundMessage.objects.filter(
+            mailbox=mailbox, imap_uidvalidity=uid[0], imap_uid=uid[1]
+        ).first()
+    return found
+
+
+def inbox_store(
+    *,
+    raw: bytes,
+    source: Source,
+    mailbox: str,
+    received_at: datetime | None = None,
+    imap_uidvalidity: int | None = None,
+    imap_uid: int | None = None,
+    envelope_sender: str = "",
+    envelope_recipients: Iterable[str] = (),
+) -> Stored:
+    """Store one received message, committed when this returns; a copy stores nothing.
+
+    Call it outside any transaction, and acknowledge the source only after it returned: the
+    message is then durable. `received_at` is the server's receipt instant (now by default).
+    """
+    if not raw:
+        raise ValueError("raw: an empty message cannot be stored")
+    if (imap_uid is None) != (imap_uidvalidity is None):
+        raise ValueError("imap_uid and imap_uidvalidity: give both or neither")
+    identity = identify(raw)
+    mailbox = _clean(mailbox, 300)
+    uid = None
+    if imap_uidvalidity is not None and imap_uid is not None:
+        uid = (imap_uidvalidity, imap_uid)
+    found = _existing(identity, mailbox, uid)
+    if found is not None:
+        return Stored(message=found, created=False)
+    row = InboundMessage(
+        raw=raw,
+        sha256=identity.sha256,
+        message_id=identity.message_id,
+        dedupe_key=identity.dedupe_key,
+        source=source,
+        mailbox=mailbox,
+        imap_uidvalidity=imap_uidvalidity,
+        imap_uid=imap_uid,
+        envelope_sender=_clean(envelope_sender),
+        envelope_recipients=[_clean(r) for r in envelope_recipients],
+        sender=identity.sender,
+        subject=identity.subject,
+        received_at=received_at or timezone.now(),
+    )
+    try:
+        with transaction.atomic(durable=True):
+            row.save(force_insert=True)
+            transaction.on_commit(wake_inbox, robust=True)
+    except IntegrityError:
+        # Another listener or poller stored the same message between our look and our insert.
+        found = _existing(identity, mailbox, uid)
+        if found is None:
+            raise
+        return Stored(message=found, created=False)
+    return Stored(message=row, created=True)
+
+
+# --- processing ---------------------------------------------------------------------------
+
+
+def _claimable(now: datetime) -> Q:
+    lapsed = now - timedelta(seconds=settings.INBOX_CLAIM_SECONDS)
+    return Q(state=InboundState.STORED) & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=lapsed))
+
+
+def _claim(*, now: datetime, limit: int) -> list[int]:
+    """Take up to `limit` stored messages for this worker; their ids.
+
+    A message that has used up its INBOX_MAX_ATTEMPTS and is claimable again was never
+    finished (a failure that raises is recorded and quarantines it at the last attempt): its
+    worker died while processing it. It is quarantined instead of being tried again, so one
+    message cannot kill worker after worker.
+    """
+    with transaction.atomic():
+        due = InboundMessage.objects.filter(_claimable(now)).order_by("received_at", "pk")
+        if db_connection.features.has_select_for_update_skip_locked:
+            # Two workers on PostgreSQL take disjoint rows instead of waiting on each other.
+            due = due.select_for_update(skip_locked=True)
+        # On SQLite the transaction holds the database's write lock from BEGIN (IMMEDIATE).
+        rows = list(due.values_list("pk", "attempts")[:limit])
+        spent = [pk for pk, attempts in rows if attempts >= settings.INBOX_MAX_ATTEMPTS]
+        if spent:
+            InboundMessage.objects.filter(pk__in=spent).update(
+                state=InboundState.QUARANTINED,
+                claimed_at=None,
+                reason=(
+                    f"Processing was interrupted {settings.INBOX_MAX_ATTEMPTS} times (the worker "
+                    "stopped while processing this message)."
+                ),
+            )
+            logger.error("Quarantined inbound message(s) %s: their worker kept stopping", spent)
+        ids = [pk for pk, attempts in rows if attempts < settings.INBOX_MAX_ATTEMPTS]
+        if ids:
+            InboundMessage.objects.filter(pk__in=ids).update(claimed_at=now)
+        return ids
+
+
+def _start(pk: int, claimed_at: datetime) -> bool:
+    # Counted, and committed, before the attempt: an attempt that kills its worker still counts.
+    # The claim is re-stamped so a slow batch's later rows are not taken for a dead worker's;
+    # a row whose claim another worker took over is left to that worker.
+    return bool(
+        InboundMessage.objects.filter(
+            pk=pk, state=InboundState.STORED, claimed_at=claimed_at
+        ).update(attempts=F("attempts") + 1, claimed_at=max(claimed_at, timezone.now()))
+    )
+
+
+class _Superseded(Exception):
+    """Another worker recorded this message first: this attempt's writes are rolled back."""
+
+
+def _record(row: InboundMessage, outcome: MailOutcome) -> bool:
+    # Conditional on the row still being stored, in the transaction that holds what
+    # mail_to_ticket wrote: of two workers that both processed it (a claim that lapsed
+    # mid-way), the second finds it processed, and its ticket is rolled back.
+    return bool(
+        InboundMessage.objects.filter(pk=row.pk, state=InboundState.STORED).update(
+            state=InboundState.PROCESSED,
+            disposition=str(outcome.disposition),
+            reason=outcome.reason[:REASON_MAX],
+            ticket_id=outcome.ticket_id,
+            ticket_message_id=outcome.ticket_message_id,
+            processed_at=timezone.now(),
+            claimed_at=None,
+        )
+    )
+
+
+def _process_one(pk: int) -> str:
+    """Process one claimed message in one transaction; the state it was left in."""
+    from supporthub.intake.email.ticketing import mail_to_ticket
+
+    row = InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).first()
+    if row is None:
+        return "skipped"  # another worker has done it
+    try:
+        with transaction.atomic():
+            if not _record(row, mail_to_ticket(inbound=row)):
+                raise _Superseded
+    except _Superseded:
+        return "skipped"
+    except MailUnprocessable as exc:
+        # Everything mail_to_ticket wrote was rolled back with the transaction.
+        reason = (str(exc) or type(exc).__name__)[:REASON_MAX]
+        InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).update(
+            state=InboundState.QUARANTINED, reason=reason, claimed_at=None
+        )
+        logger.warning("Inbound message %s quarantined: %s", pk, reason)
+        return InboundState.QUARANTINED
+    return InboundState.PROCESSED
+
+
+def _failed(pk: int, exc: Exception) -> str:
+    """Record an unexpected failure; quarantined once it has used up its attempts."""
+    reason = f"{type(exc).__name__}: {exc}"[:REASON_MAX]
+    with transaction.atomic():
+        row = InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).first()
+        if row is None:
+            return "skipped"
+        spent = row.attempts >= settings.INBOX_MAX_ATTEMPTS
+        # The claim is kept when it will be retried: it waits INBOX_CLAIM_SECONDS first.
+        InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).update(
+            state=InboundState.QUARANTINED if spent else InboundState.STORED,
+            reason=f"Attempt {row.attempts} failed: {reason}"[:REASON_MAX],
+            claimed_at=None if spent else row.claimed_at,
+        )
+    logger.warning(
+        "Inbound message %s failed (attempt %s)%s: %s",
+        pk,
+        row.attempts,
+        "; quarantined" if spent else "",
+        reason,
+        exc_info=exc,
+    )
+    return InboundState.QUARANTINED if spent else InboundState.STORED
+
+
+def inbox_process_due(*, limit: int = 50, now: datetime | None = None) -> int:
+    """Process up to `limit` stored messages, one transaction each; returns how many were taken.
+
+    Nothing a message does stops the loop: a MailUnprocessable quarantines it with its reason;
+    any other exception rolls its transaction back and it is tried again after
+    INBOX_CLAIM_SECONDS, then quarantined after INBOX_MAX_ATTEMPTS with the exception's text.
+    """
+    now = now or timezone.now()
+    ids = _claim(now=now, limit=limit)
+    for pk in ids:
+        try:
+            if _start(pk, now):
+                _process_one(pk)
+        except Exception as exc:  # noqa: BLE001 - one message must never stop the worker
+            try:
+                _failed(pk, exc)
+            except Exception:
+                # The database itself is failing: the claim lapses and the row is retried.
+                logger.exception("Could not record the failure of inbound message %s", pk)
+    return len(ids)
+
+
+def inbox_reprocess(*, ids: Iterable[int]) -> int:
+    """Put quarantined messages back in the queue with fresh attempts (the admin's action)."""
+    with transaction.atomic():
+        count = InboundMessage.objects.filter(
+            pk__in=list(ids), state=InboundState.QUARANTINED
+        ).update(state=InboundState.STORED, attempts=0, claimed_at=None, processed_at=None)
+        if count:
+            transaction.on_commit(wake_inbox, robust=True)
+    return count

@@ -1,0 +1,98 @@
+"""The SMTP listener: 250 only once the message is stored and committed, 451 when it is not.
+
+A sending MTA keeps a message it got a 4xx for and tries again later, so a failure to store
+(a database restart, a full disk) delays mail and never loses it. A 5xx would make the
+sender give up: the listener never answers one for a storage failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from supporthub.intake.email.models import Source
+from supporthub.intake.email.services import Stored, inbox_store
+
+logger = logging.getLogger(__name__)
+
+ACCEPTED = "250 2.0.0 Stored"
+TRY_LATER = "451 4.3.0 The message could not be stored; please try again later"
+# Storing writes to the database: a few threads, each with its own connection.
+STORE_THREADS = 4
+
+
+def _store(raw: bytes, mailbox: str, mail_from: str, rcpt_tos: list[str]) -> Stored:
+    # A connection that broke since the last message (a database restart) is replaced.
+    close_old_connections()
+    try:
+        return inbox_store(
+            raw=raw,
+            source=Source.SMTP,
+            mailbox=mailbox,
+            envelope_sender=mail_from,
+            envelope_recipients=rcpt_tos,
+        )
+    except Exception:
+        connection.close()  # the next message starts on a fresh connection
+        raise
+
+
+class InboxHandler:
+    """aiosmtpd handler that stores each message in the inbox before answering."""
+
+    def __init__(self, *, mailbox: str, threads: int = STORE_THREADS) -> None:
+        self.mailbox = mailbox
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="smtp-store")
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        raw = envelope.original_content or envelope.content
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        mail_from = envelope.mail_from or ""
+        rcpt_tos = list(envelope.rcpt_tos or [])
+        peer = getattr(session, "peer", None)
+        if not raw:
+            return "554 5.6.0 Empty message"  # nothing to store: this is the sender's fault
+        loop = asyncio.get_running_loop()
+        try:
+            stored = await loop.run_in_executor(
+                self.executor, _store, raw, self.mailbox, mail_from, rcpt_tos
+            )
+        except Exception:
+            # Anything at all (not only database errors): aiosmtpd would answer an escaping
+            # exception with a 500, and the sender would drop the message.
+            logger.exception("Could not store a message from %s (peer %s): 451", mail_from, peer)
+            return TRY_LATER
+        state = "stored" if stored.created else "already stored"
+        logger.info(
+            "Inbound message %s %s (from %s, %d bytes)",
+            stored.message.pk,
+            state,
+            mail_from,
+            len(raw),
+        )
+        return f"{ACCEPTED} as {stored.message.pk}"
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+def listener(*, host: str | None = None, port: int | None = None) -> Controller:
+    """A started-on-demand aiosmtpd controller storing into the inbox (call .start()/.stop())."""
+    host = host or settings.SMTP_LISTEN_HOST
+    port = settings.SMTP_LISTEN_PORT if port is None else port
+    handler = InboxHandler(mailbox=f"smtp://{host}:{port}")
+    return Controller(
+        handler,
+        hostname=host,
+        port=port,
+        data_size_limit=settings.SMTP_LISTEN_MAX_BYTES,
+        enable_SMTPUTF8=True,
+        ident="Support Hub",
+    )

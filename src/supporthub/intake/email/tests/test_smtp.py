@@ -1,0 +1,124 @@
+"""The SMTP listener, through a real socket with smtplib: 250 once stored, 451 otherwise."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Iterator
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.db import OperationalError
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from supporthub.intake.email import services, smtp
+from supporthub.intake.email.models import InboundMessage, Source
+from supporthub.intake.email.smtp import listener
+from supporthub.intake.email.tests.fakes import message
+from supporthub.intake.email.tests.servers import free_port
+
+# The listener stores from its own threads, on their own connections: the rows must commit.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def server() -> Iterator[Controller]:
+    controller = listener(host="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield controller
+    finally:
+        controller.stop()
+        smtp_handler = controller.handler
+        assert isinstance(smtp_handler, smtp.InboxHandler)
+        smtp_handler.close()
+
+
+def _send(server: Controller, raw: bytes, to: str = "support@supporthub.example") -> bytes:
+    """Send one message; the server's reply to DATA (raises SMTPDataError on 4xx/5xx)."""
+    with smtplib.SMTP(server.hostname, server.port, timeout=10) as client:
+        client.ehlo()
+        client.mail("carol@initech.example")
+        client.rcpt(to)
+        code, reply = client.data(raw)
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+        return reply
+
+
+def test_a_message_sent_over_smtp_is_stored_raw_before_the_250(server: Controller) -> None:
+    raw = message(1, body="Line one.\r\n.A line starting with a dot.\r\n")
+
+    reply = _send(server, raw)
+
+    row = InboundMessage.objects.get()
+    assert reply == f"2.0.0 Stored as {row.pk}".encode()
+    assert bytes(row.raw) == raw  # dot-stuffing undone, line endings as sent
+    assert row.source == Source.SMTP
+    assert row.mailbox == f"smtp://127.0.0.1:{server.port}"
+    assert row.envelope_sender == "carol@initech.example"
+    assert row.envelope_recipients == ["support@supporthub.example"]
+    assert row.message_id == "<inbox-test-1@initech.example>"
+
+
+def test_a_stored_message_wakes_the_inbox_worker(server: Controller) -> None:
+    _send(server, message(1))
+
+    queued = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    assert list(queued.values_list("task_path", flat=True)) == [
+        "supporthub.intake.email.tasks.process_inbox"
+    ]
+
+
+def test_a_message_delivered_twice_is_accepted_twice_and_stored_once(server: Controller) -> None:
+    first = _send(server, message(1))
+    second = _send(server, message(1))
+
+    assert first == second
+    assert InboundMessage.objects.count() == 1
+
+
+def test_a_storage_failure_answers_451_and_the_retry_is_stored(
+    server: Controller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = services.inbox_store
+    calls: list[int] = []
+
+    def failing_once(**kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("could not connect to server")
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(smtp, "inbox_store", failing_once)
+
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        _send(server, message(1))
+    assert refused.value.smtp_code == 451  # a temporary failure: the MTA keeps the mail
+    assert InboundMessage.objects.count() == 0
+
+    _send(server, message(1))  # the MTA's retry
+    assert InboundMessage.objects.count() == 1
+
+
+def test_any_error_at_all_is_a_451_never_a_5xx(
+    server: Controller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**kwargs: object) -> object:
+        raise ZeroDivisionError("a bug, not a database problem")
+
+    monkeypatch.setattr(smtp, "inbox_store", broken)
+
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        _send(server, message(1))
+    assert refused.value.smtp_code == 451
+
+
+def test_unparseable_mail_is_still_accepted_and_stored(server: Controller) -> None:
+    raw = b"Subject: =?x-klingon?q?qapla=27?=\r\nContent-Type: multipart/mixed\r\n\r\n\xff\xfe\r\n"
+
+    _send(server, raw)
+
+    row = InboundMessage.objects.get()
+    assert bytes(row.raw) == raw
+    assert row.message_id == ""

@@ -1,0 +1,137 @@
+"""Storing raw mail: byte for byte, once per message, committed before the source is told."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+
+import pytest
+from django.db import IntegrityError
+
+from supporthub.intake.email import services
+from supporthub.intake.email.models import InboundMessage, InboundState, Source
+from supporthub.intake.email.services import identify, inbox_store
+from supporthub.intake.email.tests.fakes import message
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_message_is_stored_byte_for_byte_with_its_identity() -> None:
+    raw = message(1) + b"\xff\xfe not utf-8 at all\r\n"
+    at = datetime(2025, 11, 24, 15, 0, 7, tzinfo=UTC)
+
+    stored = inbox_store(
+        raw=raw,
+        source=Source.SMTP,
+        mailbox="smtp://127.0.0.1:2525",
+        received_at=at,
+        envelope_sender="bounce@initech.example",
+        envelope_recipients=["support@supporthub.example"],
+    )
+
+    assert stored.created
+    row = InboundMessage.objects.get()
+    assert bytes(row.raw) == raw
+    assert row.sha256 == hashlib.sha256(raw).hexdigest()
+    assert row.message_id == "<inbox-test-1@initech.example>"
+    assert row.dedupe_key == "mid:" + hashlib.sha256(row.message_id.encode()).hexdigest()
+    assert row.state == InboundState.STORED
+    assert row.received_at == at
+    assert row.envelope_sender == "bounce@initech.example"
+    assert row.envelope_recipients == ["support@supporthub.example"]
+    assert row.sender == "Carol <carol@initech.example>"
+    assert row.subject == "Export broken (1)"
+
+
+def test_the_same_message_id_twice_is_stored_once_even_with_other_bytes() -> None:
+    first = inbox_store(raw=message(1), source=Source.SMTP, mailbox="smtp://a")
+    again = inbox_store(
+        raw=message(1, headers="Received: from relay2"), source=Source.IMAP, mailbox="imap://b"
+    )
+
+    assert first.created and not again.created
+    assert again.message.pk == first.message.pk
+    assert InboundMessage.objects.count() == 1
+
+
+def test_without_a_message_id_copies_are_recognised_by_their_bytes() -> None:
+    raw = message(2, message_id=None)
+    first = inbox_store(raw=raw, source=Source.SMTP, mailbox="smtp://a")
+    again = inbox_store(raw=raw, source=Source.SMTP, mailbox="smtp://a")
+    other = inbox_store(raw=message(3, message_id=None), source=Source.SMTP, mailbox="smtp://a")
+
+    assert first.created and not again.created and other.created
+    assert first.message.message_id == ""
+    assert first.message.dedupe_key == "sha256:" + hashlib.sha256(raw).hexdigest()
+    assert InboundMessage.objects.count() == 2
+
+
+def test_an_imap_uid_already_stored_is_not_stored_again() -> None:
+    kwargs = {"source": Source.IMAP, "mailbox": "imap://s@h:993/INBOX"}
+    first = inbox_store(raw=message(4), imap_uidvalidity=7, imap_uid=1, **kwargs)  # type: ignore[arg-type]
+    # The same UID under the same UIDVALIDITY is the same message, whatever its bytes now.
+    again = inbox_store(raw=message(5), imap_uidvalidity=7, imap_uid=1, **kwargs)  # type: ignore[arg-type]
+    renumbered = inbox_store(raw=message(6), imap_uidvalidity=8, imap_uid=1, **kwargs)  # type: ignore[arg-type]
+
+    assert first.created and not again.created and renumbered.created
+    assert again.message.pk == first.message.pk
+
+
+def test_a_race_lost_to_another_listener_returns_the_winners_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    winner = inbox_store(raw=message(7), source=Source.SMTP, mailbox="smtp://a")
+    looked: list[int] = []
+    real = services._existing
+
+    def blind_first_time(*args: object, **kwargs: object) -> InboundMessage | None:
+        # The first look misses the row (it was committed just after), the insert collides.
+        looked.append(1)
+        return None if len(looked) == 1 else real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(services, "_existing", blind_first_time)
+    again = inbox_store(raw=message(7), source=Source.SMTP, mailbox="smtp://b")
+
+    assert not again.created
+    assert again.message.pk == winner.message.pk
+    assert len(looked) == 2
+
+
+def test_a_collision_that_is_not_a_copy_is_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise IntegrityError("something else entirely")
+
+    monkeypatch.setattr(InboundMessage, "save", fail)
+    with pytest.raises(IntegrityError):
+        inbox_store(raw=message(8), source=Source.SMTP, mailbox="smtp://a")
+
+
+@pytest.mark.parametrize(
+    ("raw", "subject"),
+    [
+        (b"Subject: =?x-unknown-charset?q?caf=E9?=\r\nFrom: a@b\r\n\r\nbody", "=?x-unknown"),
+        (b"Subject: caf\xe9 \x00 latin-1\r\nFrom: a@b\r\n\r\nbody", "caf"),
+        (b"\x00\x01\x02 not a mail at all", ""),
+        (b"From: a@b\r\nContent-Type: multipart/mixed; boundary=\r\n\r\n--\r\n", ""),
+    ],
+)
+def test_broken_headers_never_stop_storing(raw: bytes, subject: str) -> None:
+    stored = inbox_store(raw=raw, source=Source.SMTP, mailbox="smtp://a")
+
+    row = InboundMessage.objects.get(pk=stored.message.pk)
+    assert bytes(row.raw) == raw
+    assert row.subject.startswith(subject)
+    assert "\x00" not in row.subject
+    assert row.dedupe_key == "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_a_folded_message_id_is_read_whole() -> None:
+    identity = identify(b"Message-ID:\r\n <folded@initech.example>\r\n\r\nbody")
+    assert identity.message_id == "<folded@initech.example>"
+
+
+def test_bad_arguments_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="raw"):
+        inbox_store(raw=b"", source=Source.SMTP, mailbox="smtp://a")
+    with pytest.raises(ValueError, match="imap_uidvalidity"):
+        inbox_store(raw=message(9), source=Source.IMAP, mailbox="imap://a", imap_uid=3)
