@@ -13,5 +13,6 @@ urlpatterns = [
     path("hub/", include("supporthub.portal.urls")),
     path("console/", include("supporthub.console.urls")),
     path("calendars/", include("supporthub.routing.urls")),
+    path("intake/voicemail/", include("supporthub.intake.voicemail.urls")),
     path("", include("supporthub.web.urls")),
 ]

@@ -25,4 +25,7 @@ urlpatterns = [
     path("tickets/<int:pk>/status/", views.status, name="status"),
     path("tickets/<int:pk>/escalate/", views.escalate, name="escalate"),
     path("tickets/<int:pk>/out-of-scope/", views.out_of_scope, name="out_of_scope"),
+    path("voicemail/", views.voicemail_triage, name="voicemail_triage"),
+    path("voicemail/<int:pk>/match/", views.voicemail_match, name="voicemail_match"),
+    path("voicemail/<int:pk>/dismiss/", views.voicemail_dismiss, name="voicemail_dismiss"),
 ]

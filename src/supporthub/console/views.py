@@ -15,14 +15,19 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.forms import Form
 from django.http import FileResponse, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from supporthub.access import Viewer
 from supporthub.console import forms
 from supporthub.console import selectors as console
+from supporthub.intake.voicemail import forms as voicemail_forms
+from supporthub.intake.voicemail import selectors as voicemail_selectors
+from supporthub.intake.voicemail import services as voicemail_services
+from supporthub.intake.voicemail.models import Voicemail
 from supporthub.policies.selectors import policy_version_number
 from supporthub.routing.selectors import rotation_now, rotations
 from supporthub.sla.selectors import ATTAINMENT_DIMENSIONS, attainment
@@ -395,3 +400,83 @@ def out_of_scope(request: HttpRequest, viewer: Viewer, pk: int) -> HttpResponse:
         return forms.OutOfScopeForm(data, files, policy=ticket.policy_version.document())
 
     return _act(request, viewer, pk, "out_of_scope", form, close)
+
+
+# -- Voicemail triage -----------------------------------------------------------------------
+
+
+def _triage_page(
+    request: HttpRequest,
+    viewer: Viewer,
+    *,
+    bound: dict[tuple[int, str], Form] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    bound = bound or {}
+    rows = [
+        {
+            "voicemail": vm,
+            "match": bound.get((vm.pk, "match"))
+            or voicemail_forms.MatchForm(
+                prefix=f"vm{vm.pk}", initial={"email": vm.contact.email if vm.contact else ""}
+            ),
+            "dismiss": bound.get((vm.pk, "dismiss"))
+            or voicemail_forms.DismissForm(prefix=f"vm{vm.pk}"),
+            "number": voicemail_services.display_number(vm.caller_number),
+        }
+        for vm in voicemail_selectors.triage_queue()
+    ]
+    return render(
+        request,
+        "console/voicemail_triage.html",
+        {"rows": rows, "handled": voicemail_selectors.recently_handled(), "now": timezone.now()},
+        status=status,
+    )
+
+
+@staff_view
+@require_GET
+def voicemail_triage(request: HttpRequest, viewer: Viewer) -> HttpResponse:
+    """Voicemails with no ticket: unknown or withheld numbers, and policies that refuse them."""
+    return _triage_page(request, viewer)
+
+
+@staff_view
+@require_POST
+def voicemail_match(request: HttpRequest, viewer: Viewer, pk: int) -> HttpResponse:
+    voicemail = get_object_or_404(Voicemail, pk=pk)
+    form = voicemail_forms.MatchForm(request.POST, prefix=f"vm{pk}")
+    if form.is_valid():
+        try:
+            ticket = voicemail_services.voicemail_open_ticket(
+                voicemail=voicemail,
+                contact=form.contact,
+                viewer=viewer,
+                note=form.cleaned_data["note"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        else:
+            messages.success(
+                request, f"{ticket.reference} opened from the voicemail for {form.contact.name}."
+            )
+            return redirect("console:ticket", pk=ticket.pk)
+    return _triage_page(request, viewer, bound={(pk, "match"): form}, status=400)
+
+
+@staff_view
+@require_POST
+def voicemail_dismiss(request: HttpRequest, viewer: Viewer, pk: int) -> HttpResponse:
+    voicemail = get_object_or_404(Voicemail, pk=pk)
+    form = voicemail_forms.DismissForm(request.POST, prefix=f"vm{pk}")
+    if form.is_valid():
+        try:
+            voicemail_services.voicemail_dismiss(
+                voicemail=voicemail, viewer=viewer, note=form.cleaned_data["note"]
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        else:
+            messages.success(request, "Voicemail dismissed; it stays in the back office.")
+            return redirect("console:voicemail_triage")
+    return _triage_page(request, viewer, bound={(pk, "dismiss"): form}, status=400)

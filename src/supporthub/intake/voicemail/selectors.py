@@ -1,0 +1,145 @@
+"""Reads: the voicemails waiting for an agent, and the phone support a customer's policy offers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+from django.db.models import QuerySet
+
+from supporthub.customers.models import Organisation, SupportContact
+from supporthub.customers.selectors import entitlement_on, local_date
+from supporthub.intake.voicemail.models import Voicemail, VoicemailState
+from supporthub.policies import schema
+from supporthub.sla.clocks import CalendarKey, calendar
+
+# -- Triage -----------------------------------------------------------------------------------
+
+
+def triage_queue() -> QuerySet[Voicemail]:
+    """Voicemails without a ticket that an agent must look at, oldest first."""
+    return (
+        Voicemail.objects.filter(
+            state__in=[VoicemailState.TRIAGE, VoicemailState.AWAITING_RECORDING]
+        )
+        .select_related("contact__organisation")
+        .order_by("received_at", "pk")
+    )
+
+
+def recently_handled(*, limit: int = 20) -> list[Voicemail]:
+    """The last voicemails agents matched or dismissed from triage, newest first."""
+    return list(
+        Voicemail.objects.filter(handled_at__isnull=False)
+        .select_related("contact__organisation", "ticket", "handled_by")
+        .order_by("-handled_at", "-pk")[:limit]
+    )
+
+
+def contacts_by_email(email: str) -> list[SupportContact]:
+    """Active Support Contacts with this email (one per organisation at most)."""
+    return list(
+        SupportContact.objects.filter(email__iexact=email.strip(), is_active=True)
+        .select_related("organisation")
+        .order_by("organisation__name")
+    )
+
+
+# -- Phone support in the Hub -----------------------------------------------------------------
+
+OPENINGS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Opening:
+    starts_at: datetime  # UTC; templates show it in the line's zone and the viewer's
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class PhoneSupport:
+    """What the organisation's policy says about phone support, for the Hub."""
+
+    policy_name: str
+    number: str = ""  # as the policy prints it; "" when the policy has no phone line
+    number_uri: str = ""  # tel:+18885855574
+    hours: str = ""  # the policy's words for the hours, in the line's own zone
+    zone: str = ""  # the line's zone
+    always: bool = False
+    open_now: bool = False
+    openings: tuple[Opening, ...] = ()
+    voicemail_creates_tickets: bool = False
+    message: str = ""  # the policy's message when phone opens no requests
+
+
+def _tel_uri(number: str, region: str) -> str:
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except phonenumbers.NumberParseException:
+        return ""
+    return "tel:" + phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _openings(key: CalendarKey, now: datetime) -> tuple[bool, tuple[Opening, ...]]:
+    """Open now?, and the next openings of the line (Business Days only, holidays skipped)."""
+    cal = calendar(key)
+    zone = ZoneInfo(key.zone)
+    today = now.astimezone(zone).date()
+    found: list[Opening] = []
+    for offset in range(15):
+        day = today + timedelta(days=offset)
+        if day.weekday() not in key.hours.weekdays or not cal.is_business_day(day):
+            continue
+        for window in key.hours.windows:
+            start = _wall(day, window.start, zone)
+            end = _wall(day, window.end, zone)
+            if end > now:
+                found.append(Opening(starts_at=start, ends_at=end))
+        if len(found) >= OPENINGS_SHOWN:
+            break
+    return cal.is_open(now), tuple(found[:OPENINGS_SHOWN])
+
+
+def _wall(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
+    hours, minutes = (int(part) for part in hhmm.split(":"))
+    if hours == 24:
+        return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=zone)
+    return datetime.combine(day, time(hours, minutes), tzinfo=zone)
+
+
+def phone_support(*, organisation: Organisation, now: datetime) -> PhoneSupport | None:
+    """The phone line and its hours under the policy in force, or the policy's message when
+    phone opens no requests; None when the policy says nothing about phone."""
+    entitlement = entitlement_on(organisation=organisation, on=local_date(organisation, now))
+    if entitlement is None:
+        return None
+    policy = entitlement.policy
+    if not policy.phone_number:
+        rule = policy.channels.get("phone")
+        if rule is not None and rule.message:
+            return PhoneSupport(policy_name=policy.name, message=rule.message)
+        return None
+    hours: schema.Hours | None = policy.phone_hours
+    support = PhoneSupport(
+        policy_name=policy.name,
+        number=policy.phone_number,
+        number_uri=_tel_uri(policy.phone_number, policy.holiday_country),
+        voicemail_creates_tickets=policy.voicemail_creates_tickets,
+    )
+    if hours is None:
+        return support
+    zone = hours.zone or organisation.time_zone
+    if hours.always:
+        return replace(support, hours=hours.describe(), zone=zone, always=True, open_now=True)
+    key = CalendarKey(
+        hours=hours,
+        zone=zone,
+        # The line's own place: an organisation's holiday override is about the customer.
+        holiday_country=policy.holiday_country,
+        holiday_subdivision=policy.holiday_subdivision,
+        closures=frozenset(),
+    )
+    open_now, openings = _openings(key, now)
+    return replace(support, hours=hours.describe(), zone=zone, open_now=open_now, openings=openings)
