@@ -1,8 +1,19 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from supporthub.routing.models import Rotation, RotationMember, RotationOverride
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from supporthub.routing.models import (
+    Page,
+    PageDelivery,
+    Rotation,
+    RotationMember,
+    RotationOverride,
+)
+from supporthub.routing.paging import page_delivery_retry
 
 
 class MemberInline(admin.TabularInline[RotationMember, Rotation]):
@@ -26,3 +37,85 @@ class RotationAdmin(admin.ModelAdmin[Rotation]):
     search_fields = ["name"]
     readonly_fields = ["feed_token"]
     inlines = [MemberInline, OverrideInline]
+
+
+_DELIVERY_FIELDS = (
+    "transport",
+    "action",
+    "state",
+    "attempts",
+    "last_status",
+    "last_error",
+    "next_attempt_at",
+    "sent_at",
+    "delivery_id",
+)
+
+
+class DeliveryInline(admin.TabularInline[PageDelivery, Page]):
+    model = PageDelivery
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = _DELIVERY_FIELDS
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Page)
+class PageAdmin(admin.ModelAdmin[Page]):
+    """After-hours pages: written by the ticket services, read-only here."""
+
+    list_display = ["created_at", "ticket", "region", "rotation", "engineer", "resolved_at"]
+    list_filter = ["region", "rotation"]
+    list_select_related = ["ticket", "rotation", "engineer"]
+    search_fields = ["ticket__subject", "engineer__display_name"]
+    inlines = [DeliveryInline]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PageDelivery)
+class PageDeliveryAdmin(admin.ModelAdmin[PageDelivery]):
+    """Deliveries of pages to PagerDuty and webhooks; the one thing to do is retry failures."""
+
+    list_display = [
+        "created_at",
+        "page",
+        "transport",
+        "action",
+        "state",
+        "attempts",
+        "last_status",
+        "next_attempt_at",
+        "sent_at",
+    ]
+    list_filter = ["state", "transport", "action"]
+    list_select_related = ["page"]
+    search_fields = ["delivery_id", "last_error"]
+    actions = ["retry_failed"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_retry_permission(self, request: HttpRequest) -> bool:
+        # Rows are never edited here, but retrying is a change: it needs the change permission.
+        return request.user.has_perm("routing.change_pagedelivery")
+
+    @admin.action(description="Retry the selected failed deliveries", permissions=["retry"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[PageDelivery]) -> None:
+        count = page_delivery_retry(ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} failed deliveries queued again.", messages.SUCCESS)
