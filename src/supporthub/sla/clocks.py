@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 
-from supporthub.businesstime import Calendar, HolidayPlace
+import numpy as np
+
+from supporthub.businesstime import Calendar, HolidayPlace, from_epoch_us, to_epoch_us
 from supporthub.businesstime.timeline import Int64Array
 from supporthub.policies import schema
 
@@ -54,3 +56,33 @@ def due_at(key: CalendarKey, target: schema.Target, start: datetime) -> datetime
 def due_epochs(key: CalendarKey, target: schema.Target, starts: Int64Array) -> Int64Array:
     """`due_at` for many starts at once, as epoch microseconds."""
     return calendar(key).due_epochs(starts, target.amount, target.unit)
+
+
+def point_epochs(
+    key: CalendarKey, target: schema.Target, starts: Int64Array, percent: int
+) -> Int64Array:
+    """The instants `percent`% of `target` has run for clocks started at `starts` (epoch µs).
+
+    A fraction of a target is the same target's counted time scaled (to the microsecond),
+    counted on the same timeline as the target itself: 75% of 4 business hours is 3 business
+    hours on the ticket's calendar, 75% of 1 business day is 75% of a nominal Business Day
+    counted on Business Days. 100% is exactly `due_epochs`.
+    """
+    if not 0 <= percent <= 100:
+        raise ValueError(f"percent: {percent} is not between 0 and 100")
+    timeline, micros = calendar(key).counted_amount(target.amount, target.unit)
+    part = micros * percent // 100
+    starts = np.asarray(starts, dtype=np.int64)
+    if timeline is None:
+        result: Int64Array = starts + part
+        return result
+    return timeline.due_many(starts, part)
+
+
+def point_at(key: CalendarKey, target: schema.Target, start: datetime, percent: int) -> datetime:
+    """`point_epochs` for one clock, as a UTC instant."""
+    if percent == 100:
+        return due_at(key, target, start)
+    instant = to_epoch_us(start, "start")
+    (epoch,) = point_epochs(key, target, np.array([instant], dtype=np.int64), percent).tolist()
+    return from_epoch_us(int(epoch))

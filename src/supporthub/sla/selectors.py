@@ -25,6 +25,20 @@ def running_clocks() -> QuerySet[Ticket]:
     )
 
 
+def warnings_due(*, now: datetime) -> QuerySet[Ticket]:
+    """Running clocks whose next breach warning is due, earliest first: the breach scan.
+
+    The filter is the `ticket_sla_warning_due` partial index's condition plus a range on its
+    column, so the scan reads only the index entries that are due.
+    """
+    return Ticket.objects.filter(
+        status__in=[s.value for s in OPEN_STATUSES],
+        first_response_at__isnull=True,
+        sla_next_warning_at__isnull=False,
+        sla_next_warning_at__lte=now,
+    ).order_by("sla_next_warning_at")
+
+
 # -- SLA attainment (SPEC section 7: by organisation, level, severity and month) --------------
 
 ATTAINMENT_DIMENSIONS = {

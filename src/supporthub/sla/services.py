@@ -8,18 +8,23 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from supporthub.businesstime import closures_from_ical, from_epoch_us, to_epoch_us
 from supporthub.customers.models import Organisation
 from supporthub.customers.selectors import local_date
+from supporthub.notify.models import OutboxKind
+from supporthub.notify.services import outbox_enqueue
 from supporthub.policies import schema
 from supporthub.policies.models import PolicyVersion
 from supporthub.sla import clocks
 from supporthub.sla.models import Closure
 from supporthub.sla.selectors import running_clocks
+from supporthub.staff.models import Role, StaffMember
 from supporthub.tickets.models import OPEN_STATUSES, AuditEntry, FirstResponseStatus, Ticket
 
 
@@ -66,6 +71,78 @@ def first_response_start(
     calendar = calendar_for(organisation=organisation, policy=policy, support_level=level)
     ticket.first_response_due_at = clocks.due_at(calendar, target, ticket.received_at)
     ticket.first_response_status = FirstResponseStatus.PENDING
+    ticket.sla_next_warning_at = next_warning_at(ticket=ticket, calendar=calendar, target=target)
+
+
+def warning_points() -> tuple[int, ...]:
+    """The configured breach-warning points, percentages of the target; 100 is the breach."""
+    return tuple(settings.SLA_WARNING_POINTS)
+
+
+def warning_instants(
+    *, ticket: Ticket, calendar: clocks.CalendarKey, target: schema.Target
+) -> dict[int, datetime]:
+    """Each warning point not yet notified on this clock, and the instant it falls due."""
+    due = ticket.first_response_due_at
+    instants: dict[int, datetime] = {}
+    for point in warning_points():
+        if point <= ticket.sla_warned_point:
+            continue
+        if point == 100 and due is not None:
+            instants[point] = due  # the stored due instant is the truth for the breach
+        else:
+            instants[point] = clocks.point_at(calendar, target, ticket.received_at, point)
+    return instants
+
+
+def next_warning_at(
+    *, ticket: Ticket, calendar: clocks.CalendarKey, target: schema.Target
+) -> datetime | None:
+    """The instant of the next warning to fire on this clock; None when all have fired."""
+    instants = warning_instants(ticket=ticket, calendar=calendar, target=target)
+    return instants[min(instants)] if instants else None
+
+
+def warnings_skip_past(
+    *, ticket: Ticket, policy: schema.Policy, organisation: Organisation, now: datetime
+) -> None:
+    """Treat warning points that fell due before `now` as history (an imported ticket): they
+    are not sent; the next point still to come, if any, is scheduled. Sets the fields only."""
+    level = policy.support_levels[ticket.support_level]
+    target = level.targets.get(ticket.severity)
+    if target is None or ticket.first_response_at is not None:
+        return
+    calendar = calendar_for(organisation=organisation, policy=policy, support_level=level)
+    instants = warning_instants(ticket=ticket, calendar=calendar, target=target)
+    passed = [point for point, at in instants.items() if at <= now]
+    if passed:
+        ticket.sla_warned_point = max(passed)
+    ticket.sla_next_warning_at = min(
+        (at for point, at in instants.items() if point > ticket.sla_warned_point), default=None
+    )
+
+
+_NO_INSTANT = -1  # an epoch column's NULL inside numpy arrays
+
+
+def _next_warning_epochs(
+    calendar: clocks.CalendarKey,
+    target: schema.Target,
+    starts: np.ndarray,
+    warned: np.ndarray,
+    dues: np.ndarray,
+) -> np.ndarray:
+    """`next_warning_at` for many clocks at once, as epoch microseconds (-1: none left)."""
+    result = np.full(len(starts), _NO_INSTANT, dtype=np.int64)
+    for point in warning_points():
+        pick = (warned < point) & (result == _NO_INSTANT)
+        if not pick.any():
+            continue
+        if point == 100:
+            result[pick] = dues[pick]
+        else:
+            result[pick] = clocks.point_epochs(calendar, target, starts[pick], point)
+    return result
 
 
 def first_response_record(*, ticket: Ticket, at: datetime) -> None:
@@ -101,6 +178,8 @@ _ISO = """(CASE WHEN mod({column}, 1000000) = 0
                  'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END)"""
 
 _GroupKey = tuple[int, int, str, int]  # policy version, organisation, support level, severity
+# ids, starts, due instants, warned points, next warning instants (-1: none)
+_GroupRows = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def retime_open_tickets(
@@ -123,6 +202,7 @@ def retime_open_tickets(
         changed_ids: list[np.ndarray] = []
         changed_old: list[np.ndarray] = []
         changed_new: list[np.ndarray] = []
+        changed_next: list[np.ndarray] = []
         calendars: dict[tuple[int, int, str], clocks.CalendarKey] = {}
         for (version_id, organisation_id, level_key, severity), rows in groups.items():
             policy = versions[version_id].document()
@@ -139,24 +219,29 @@ def retime_open_tickets(
             target = level.targets.get(severity)
             if target is None:
                 continue
-            ids, starts, old = rows
+            ids, starts, old, warned, old_next = rows
             examined += len(ids)
             new = clocks.due_epochs(calendar, target, starts)
-            moved = new != old
+            # Warning instants move with the due instant (and are filled in for clocks
+            # started before breach warnings existed).
+            new_next = _next_warning_epochs(calendar, target, starts, warned, new)
+            moved = (new != old) | (new_next != old_next)
             if moved.any():
                 changed_ids.append(ids[moved])
                 changed_old.append(old[moved])
                 changed_new.append(new[moved])
+                changed_next.append(new_next[moved])
         if not changed_ids:
             return RetimeResult(examined=examined, retimed=0)
         ids = np.concatenate(changed_ids)
-        _write_back(ids, np.concatenate(changed_old), np.concatenate(changed_new), reason)
-        return RetimeResult(examined=examined, retimed=int(len(ids)))
+        old_dues, new_dues = np.concatenate(changed_old), np.concatenate(changed_new)
+        _write_back(ids, old_dues, new_dues, np.concatenate(changed_next), reason)
+        return RetimeResult(examined=examined, retimed=int((old_dues != new_dues).sum()))
 
 
 def _running_clock_groups(
     organisation_ids: Iterable[int] | None,
-) -> dict[_GroupKey, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+) -> dict[_GroupKey, _GroupRows]:
     """Running clocks grouped by what decides their calendar and target, as epoch arrays."""
     filters = ["t.first_response_at IS NULL", "t.first_response_due_at IS NOT NULL"]
     params: list[list[str] | list[int]] = []
@@ -170,25 +255,25 @@ def _running_clock_groups(
             SELECT t.policy_version_id, t.organisation_id, t.support_level, t.severity,
                    array_agg(t.id),
                    array_agg((extract(epoch FROM t.received_at) * 1000000)::bigint),
-                   array_agg((extract(epoch FROM t.first_response_due_at) * 1000000)::bigint)
+                   array_agg((extract(epoch FROM t.first_response_due_at) * 1000000)::bigint),
+                   array_agg(t.sla_warned_point),
+                   array_agg(coalesce(
+                     (extract(epoch FROM t.sla_next_warning_at) * 1000000)::bigint, -1))
             FROM tickets_ticket t WHERE {" AND ".join(filters)}
             GROUP BY 1, 2, 3, 4
         """  # noqa: S608 - only fixed fragments are interpolated
         groups = {}
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            for version_id, org_id, level, severity, ids, starts, dues in cursor.fetchall():
-                groups[(version_id, org_id, level, severity)] = (
-                    np.array(ids, dtype=np.int64),
-                    np.array(starts, dtype=np.int64),
-                    np.array(dues, dtype=np.int64),
-                )
+            for version_id, org_id, level, severity, *arrays in cursor.fetchall():
+                ids, starts, dues, warned, nexts = (np.array(a, dtype=np.int64) for a in arrays)
+                groups[(version_id, org_id, level, severity)] = (ids, starts, dues, warned, nexts)
         return groups
     queryset = running_clocks()
     if organisation_ids is not None:
         queryset = queryset.filter(organisation_id__in=list(organisation_ids))
-    collected: dict[_GroupKey, list[tuple[int, int, int]]] = defaultdict(list)
-    for pk, version_id, org_id, level, severity, received, due in queryset.values_list(
+    collected: dict[_GroupKey, list[tuple[int, int, int, int, int]]] = defaultdict(list)
+    for pk, version_id, org_id, level, severity, received, due, point, nxt in queryset.values_list(
         "pk",
         "policy_version_id",
         "organisation_id",
@@ -196,23 +281,36 @@ def _running_clock_groups(
         "severity",
         "received_at",
         "first_response_due_at",
+        "sla_warned_point",
+        "sla_next_warning_at",
     ).iterator(chunk_size=5000):
         if due is None:
             continue  # excluded by the filter; keeps the type checker honest
         collected[(version_id, org_id, level, severity)].append(
-            (pk, to_epoch_us(received, "received_at"), to_epoch_us(due, "due"))
+            (
+                pk,
+                to_epoch_us(received, "received_at"),
+                to_epoch_us(due, "due"),
+                point,
+                _NO_INSTANT if nxt is None else to_epoch_us(nxt, "next warning"),
+            )
         )
     return {
         key: (
             np.array([r[0] for r in rows], dtype=np.int64),
             np.array([r[1] for r in rows], dtype=np.int64),
             np.array([r[2] for r in rows], dtype=np.int64),
+            np.array([r[3] for r in rows], dtype=np.int64),
+            np.array([r[4] for r in rows], dtype=np.int64),
         )
         for key, rows in collected.items()
     }
 
 
-def _write_back(ids: np.ndarray, old: np.ndarray, new: np.ndarray, reason: str) -> None:
+def _write_back(
+    ids: np.ndarray, old: np.ndarray, new: np.ndarray, nexts: np.ndarray, reason: str
+) -> None:
+    """Store the new due and next-warning instants; audit the clocks whose due instant moved."""
     now = timezone.now()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -220,11 +318,14 @@ def _write_back(ids: np.ndarray, old: np.ndarray, new: np.ndarray, reason: str) 
                 """
                 UPDATE tickets_ticket AS t
                 SET first_response_due_at = 'epoch'::timestamptz + v.due * interval '1 microsecond',
-                    version = t.version + 1
-                FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, due)
+                    sla_next_warning_at = CASE WHEN v.next < 0 THEN NULL
+                        ELSE 'epoch'::timestamptz + v.next * interval '1 microsecond' END,
+                    version = t.version + CASE WHEN v.due <> v.old THEN 1 ELSE 0 END
+                FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+                     AS v(id, old, due, next)
                 WHERE t.id = v.id
                 """,
-                [ids.tolist(), new.tolist()],
+                [ids.tolist(), old.tolist(), new.tolist(), nexts.tolist()],
             )
             cursor.execute(
                 f"""
@@ -236,13 +337,18 @@ def _write_back(ids: np.ndarray, old: np.ndarray, new: np.ndarray, reason: str) 
                          'reason', %s::text),
                        %s
                 FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS v(id, old, due)
+                WHERE v.old <> v.due
                 """,  # noqa: S608 - only the fixed _ISO fragment is interpolated
                 [reason, now, ids.tolist(), old.tolist(), new.tolist()],
             )
         return
-    for pk, due in zip(ids.tolist(), new.tolist(), strict=True):
+    for pk, previous, due, nxt in zip(
+        ids.tolist(), old.tolist(), new.tolist(), nexts.tolist(), strict=True
+    ):
         Ticket.objects.filter(pk=pk).update(
-            first_response_due_at=from_epoch_us(due), version=F("version") + 1
+            first_response_due_at=from_epoch_us(due),
+            sla_next_warning_at=None if nxt == _NO_INSTANT else from_epoch_us(nxt),
+            version=F("version") + (1 if due != previous else 0),
         )
     AuditEntry.objects.bulk_create(
         [
@@ -257,6 +363,7 @@ def _write_back(ids: np.ndarray, old: np.ndarray, new: np.ndarray, reason: str) 
                 at=now,
             )
             for pk, o, n in zip(ids.tolist(), old.tolist(), new.tolist(), strict=True)
+            if o != n
         ],
         batch_size=1000,
     )
@@ -354,6 +461,7 @@ def policy_version_adopt(*, version: PolicyVersion) -> RetimeResult:
                     "policy_version",
                     "first_response_due_at",
                     "first_response_status",
+                    "sla_next_warning_at",
                     "version",
                     "updated_at",
                 ]
@@ -421,3 +529,34 @@ def closures_import_ical(
             else RetimeResult(examined=0, retimed=0)
         )
     return ClosureImport(added=added, already_there=len(existing), retime=result)
+
+
+def escalation_notify(*, ticket: Ticket, by: str) -> int:
+    """Mail the active CS lead(s) that a ticket was escalated (by a person, or "" for the
+    system), in the caller's transaction; one mail per lead per escalation. Returns how many."""
+    leads = (
+        StaffMember.objects.select_related("user")
+        .filter(is_active=True, roles__code=Role.CS_LEAD)
+        .exclude(user__email="")
+        .distinct()
+    )
+    context = {
+        "ticket": ticket,
+        "reference": ticket.reference,
+        "reason": ticket.escalation_reason,
+        "by": by,
+        "url": settings.PUBLIC_BASE_URL + reverse("console:hot_items"),
+    }
+    sent = 0
+    for lead in leads:
+        outbox_enqueue(
+            kind=OutboxKind.ESCALATED,
+            dedupe_key=f"escalated:{ticket.pk}:{iso(ticket.escalated_at)}:{lead.pk}",
+            recipient=lead.user.email,
+            subject=f"[{ticket.reference}] Escalated to the CS lead: {ticket.subject}",
+            template="sla/escalated",
+            context=context,
+            ticket=ticket,
+        )
+        sent += 1
+    return sent

@@ -106,6 +106,11 @@ class Ticket(models.Model):
     first_response_status = models.CharField(
         max_length=20, choices=FirstResponseStatus.choices, default=FirstResponseStatus.PENDING
     )
+    # Breach warnings of the first-response clock (settings.SLA_WARNING_POINTS, percentages of
+    # the target): the highest point already notified (0: none), and the instant of the next
+    # one (NULL: none left). The breach scan reads only `ticket_sla_warning_due`.
+    sla_warned_point = models.PositiveSmallIntegerField(default=0)
+    sla_next_warning_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -119,6 +124,16 @@ class Ticket(models.Model):
                 fields=["first_response_due_at"],
                 name="ticket_running_clock_due",
                 condition=Q(first_response_at__isnull=True, first_response_due_at__isnull=False),
+            ),
+            # The breach scan: open, unanswered clocks that still have a warning to fire.
+            models.Index(
+                fields=["sla_next_warning_at"],
+                name="ticket_sla_warning_due",
+                condition=Q(
+                    status__in=[s.value for s in OPEN_STATUSES],
+                    first_response_at__isnull=True,
+                    sla_next_warning_at__isnull=False,
+                ),
             ),
             models.Index(fields=["organisation", "status"]),
             models.Index(fields=["received_at"]),

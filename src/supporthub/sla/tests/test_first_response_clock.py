@@ -307,6 +307,7 @@ def test_a_new_policy_version_retimes_open_tickets_received_since_it_took_effect
     organisation = _org("gold")
     before = _open(organisation, 3, datetime(2025, 2, 28, 8, tzinfo=NY))
     after = _open(organisation, 3, datetime(2025, 3, 3, 8, tzinfo=NY))
+    assert after.sla_next_warning_at == datetime(2025, 3, 4, 13, tzinfo=NY)  # 75% of 20 h
     text = (EXAMPLES / "cloud-support.toml").read_text()
     draft = text.replace("effective_date = 2024-06-11", "effective_date = 2025-03-01").replace(
         'base = { 1 = "4 business hours", 2 = "1 business day", 3 = "2 business days" }',
@@ -321,6 +322,7 @@ def test_a_new_policy_version_retimes_open_tickets_received_since_it_took_effect
     before.refresh_from_db()
     assert after.policy_version == version
     assert _local(after) == datetime(2025, 3, 3, 18)
+    assert after.sla_next_warning_at == datetime(2025, 3, 3, 15, 30, tzinfo=NY)  # of 10 h
     assert before.policy_version != version
     assert _local(before) == datetime(2025, 3, 3, 18)  # Friday + 2 business days, unchanged
     entry = AuditEntry.objects.get(ticket=after, code="sla.policy_version_adopted")

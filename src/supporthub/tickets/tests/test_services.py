@@ -265,3 +265,41 @@ def test_import_keeps_sla_history(world: World) -> None:
             external_id="ZD-2",
             viewer=_viewer(world, "carol"),
         )
+
+
+@pytest.mark.django_db
+def test_an_imported_open_ticket_sends_no_warning_that_fell_due_before_the_import(
+    world: World,
+) -> None:
+    from supporthub.sla.warnings import breach_scan
+
+    now = datetime.now(UTC)
+
+    def imported(opened_at: datetime, external_id: str) -> Ticket:
+        return services.ticket_import(
+            organisation=world.organisation,
+            requester=world.carol,
+            subject="Still open",
+            body="",
+            severity=3,  # Base: 2 business days
+            type=TicketType.INCIDENT,
+            channel=Channel.EMAIL,
+            opened_at=opened_at,
+            first_response_at=None,
+            status=Status.OPEN,
+            external_id=external_id,
+            viewer=_viewer(world, "alice"),
+        )
+
+    old = imported(now - timedelta(days=30), "ZD-OLD")
+    assert old.first_response_due_at is not None and old.first_response_due_at < now
+    assert (old.sla_warned_point, old.sla_next_warning_at) == (100, None)
+
+    fresh = imported(now - timedelta(minutes=1), "ZD-NEW")
+    assert fresh.sla_warned_point == 0
+    assert fresh.sla_next_warning_at is not None and fresh.sla_next_warning_at > now
+
+    breach_scan(now=now)
+    assert not AuditEntry.objects.filter(
+        ticket__in=[old, fresh], code__in=["sla.warning", "sla.breached"]
+    ).exists()

@@ -1,4 +1,5 @@
-"""`supporthub sla replay` (what-if), `sla retime`, and `sla closures-import FILE.ics`."""
+"""`supporthub sla replay` (what-if), `sla retime`, `sla closures-import FILE.ics`, and
+`sla scan` (the breach scan, once or in a loop)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,16 @@ class Command(BaseCommand):
         rp.add_argument("input", nargs="?", default="-", help="JSON lines file, or - for stdin")
         rt = sub.add_parser("retime", help="Re-derive the due instant of every running clock.")
         rt.add_argument("--organisation", type=int, action="append", help="organisation id")
+        sc = sub.add_parser(
+            "scan", help="Send the breach warnings that are due (the worker runs this too)."
+        )
+        sc.add_argument("--loop", action="store_true", help="scan again and again until stopped")
+        sc.add_argument(
+            "--every",
+            type=float,
+            default=None,
+            help="seconds between scans with --loop (default: SLA_SCAN_EVERY)",
+        )
         ci = sub.add_parser(
             "closures-import",
             help="Add the days an iCalendar (.ics) file closes as closures; re-times tickets.",
@@ -44,12 +55,38 @@ class Command(BaseCommand):
             self._replay(Path(options["policy"]), options["input"])
         elif options["action"] == "closures-import":
             self._closures_import(options)
+        elif options["action"] == "scan":
+            self._scan(
+                loop=options["loop"], every=options["every"], chatty=options["verbosity"] > 1
+            )
         else:
             ids = options["organisation"]
             result = retime_open_tickets(organisation_ids=ids, reason="supporthub sla retime")
             self.stdout.write(
                 f"{result.examined} running clock(s) examined, {result.retimed} re-timed"
             )
+
+    def _scan(self, *, loop: bool, every: float | None, chatty: bool) -> None:
+        import time
+
+        from django.conf import settings
+
+        from supporthub.sla.warnings import breach_scan
+
+        pause = settings.SLA_SCAN_EVERY if every is None else every
+        if pause <= 0:
+            raise CommandError("--every: must be a positive number of seconds", returncode=2)
+        while True:
+            result = breach_scan()
+            if result.due or not loop or chatty:  # a loop reports only scans that found work
+                self.stdout.write(
+                    f"{result.due} due, {result.warnings} warning(s), {result.breaches} "
+                    f"breach(es) notified, {result.escalated} escalated"
+                )
+                self.stdout.flush()
+            if not loop:
+                return
+            time.sleep(pause)
 
     def _closures_import(self, options: dict[str, Any]) -> None:
         from datetime import date
