@@ -15,7 +15,9 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = {
     "due": "bench_due.py",  # per-call due instants vs businesstimedelta and pandas
     "retime": "bench_retime.py",  # 1M open tickets re-timed on PostgreSQL
+    "breach": "bench_breach.py",
     "api": "bench_api.py",  # tickets/s through the REST API vs django-helpdesk's, gunicorn + PG
+    "mail": "bench_mail.py",
 }
 
 

@@ -274,14 +274,148 @@ TASKS = {"default": {"BACKEND": TASK_BACKENDS[TASKS_BACKEND], "QUEUES": ["defaul
 RQ_QUEUES = {"default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 300}}
 
 # --- intake.email: storage and sources (IMAP, SMTP listener) ---
+# Every message is stored raw before its source is acknowledged; processing (parse, thread,
+# ticket) follows. A message whose processing raised this many times is quarantined for an
+# admin; a worker's claim on a batch lapses after INBOX_CLAIM_SECONDS (a dead worker's rows
+# are then taken by another; a failed one waits that long before its next attempt).
+INBOX_MAX_ATTEMPTS = env_int("INBOX_MAX_ATTEMPTS", 3, minimum=1)
+INBOX_CLAIM_SECONDS = env_int("INBOX_CLAIM_SECONDS", 120, minimum=1)
+# The SMTP listener (`supporthub smtp-listen`, started by `make run`): answers 250 only once
+# the message is stored, 451 (try again later) when storing fails.
+SMTP_LISTEN_HOST = env_str("SMTP_LISTEN_HOST", "127.0.0.1")
+SMTP_LISTEN_PORT = env_int("SMTP_LISTEN_PORT", 2525, minimum=1)
+SMTP_LISTEN_MAX_BYTES = env_int("SMTP_LISTEN_MAX_BYTES", 32 * 1024 * 1024, minimum=1024)
+# IMAP polling, off while IMAP_HOST is empty: new mail in IMAP_FOLDER is stored, then moved
+# to IMAP_PROCESSED_FOLDER (created when missing); nothing is deleted before it is stored.
+IMAP_HOST = env_str("IMAP_HOST", "")
+IMAP_SSL = env_bool("IMAP_SSL", True)
+IMAP_PORT = env_int("IMAP_PORT", 993 if IMAP_SSL else 143, minimum=1)
+IMAP_USER = env_str("IMAP_USER", "")
+IMAP_PASSWORD = env_str("IMAP_PASSWORD", "")
+IMAP_FOLDER = env_str("IMAP_FOLDER", "INBOX")
+IMAP_PROCESSED_FOLDER = env_str("IMAP_PROCESSED_FOLDER", "Processed")
+IMAP_POLL_SECONDS = env_int("IMAP_POLL_SECONDS", 60, minimum=1)
+IMAP_TIMEOUT = env_int("IMAP_TIMEOUT", 60, minimum=1)
+if IMAP_HOST and not (IMAP_USER and IMAP_PASSWORD):
+    raise ImproperlyConfigured("IMAP_HOST is set: IMAP_USER and IMAP_PASSWORD are needed too")
+if IMAP_HOST and IMAP_PROCESSED_FOLDER.strip() in {"", IMAP_FOLDER}:
+    raise ImproperlyConfigured("IMAP_PROCESSED_FOLDER must name a folder other than IMAP_FOLDER")
 
 # --- intake.email: mail to ticket ---
+# The From header is only as trustworthy as the receiving server's checks. When set, this is
+# the authserv-id our MX writes in Authentication-Results (RFC 8601, e.g. mx1.example.com):
+# mail claiming to be from a Support Contact then needs a DMARC pass, or a DKIM or SPF pass
+# aligned with the From domain, in a result stamped with this id, or it is quarantined
+# (unknown senders failing it are not answered). Empty (the default): From is trusted.
+INBOUND_MAIL_AUTHSERV_ID = env_str("INBOUND_MAIL_AUTHSERV_ID", "").strip()
+if any(not (c.isascii() and (c.isalnum() or c in ".-_")) for c in INBOUND_MAIL_AUTHSERV_ID):
+    raise ImproperlyConfigured(
+        f"INBOUND_MAIL_AUTHSERV_ID={INBOUND_MAIL_AUTHSERV_ID!r} is not a host name "
+        "(the authserv-id of Authentication-Results, e.g. mx1.example.com)"
+    )
 
 # --- sla warnings (breach warnings, auto-escalation) ---
 
+
+def _sla_warning_points() -> tuple[int, ...]:
+    """Percentages of the first-response target at which staff are warned; 100 is the breach."""
+    raw = env_str("SLA_WARNING_POINTS", "75,100")
+    points: set[int] = set()
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        try:
+            value = int(item)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"SLA_WARNING_POINTS={raw!r}: {item.strip()!r} is not a whole percentage"
+            ) from None
+        if not 1 <= value <= 100:
+            raise ImproperlyConfigured(
+                f"SLA_WARNING_POINTS={raw!r}: {value} is not between 1 and 100"
+            )
+        points.add(value)
+    if 100 not in points:
+        raise ImproperlyConfigured(
+            f"SLA_WARNING_POINTS={raw!r} must include 100 (the breach itself is always notified)"
+        )
+    return tuple(sorted(points))
+
+
+def _sla_region_addresses() -> dict[str, str]:
+    """REGION=address pairs: who "the region" is for a region key; others mail its staff."""
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_email
+
+    addresses: dict[str, str] = {}
+    for item in env_list("SLA_REGION_ADDRESSES", []):
+        region, sep, address = item.partition("=")
+        region, address = region.strip(), address.strip()
+        try:
+            validate_email(address)
+        except ValidationError:
+            sep = ""
+        if not sep or not region:
+            raise ImproperlyConfigured(
+                f"SLA_REGION_ADDRESSES: {item!r} is not REGION=address "
+                "(e.g. us=us-support@example.com)"
+            )
+        addresses[region] = address
+    return addresses
+
+
+SLA_WARNING_POINTS = _sla_warning_points()
+SLA_REGION_ADDRESSES = _sla_region_addresses()
+SLA_SCAN_EVERY = env_int("SLA_SCAN_EVERY", 30, minimum=1)
+
 # --- paging (after-hours urgent: PagerDuty, webhook, email) ---
+# An urgent ticket opened while no region is on duty pages the on-call engineer (mail, plus
+# PagerDuty and/or a signed webhook when configured, here or per rotation in the admin).
+
+
+def _paging_url(name: str, default: str) -> str:
+    url = env_str(name, default).strip()
+    parts = urlsplit(url)
+    if url and (parts.scheme not in {"http", "https"} or not parts.hostname):
+        raise ImproperlyConfigured(f"{name}={url!r} is not an absolute http:// or https:// URL")
+    return url
+
+
+PAGING_PAGERDUTY_EVENTS_URL = _paging_url(
+    "PAGING_PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue"
+)
+if not PAGING_PAGERDUTY_EVENTS_URL:
+    raise ImproperlyConfigured("PAGING_PAGERDUTY_EVENTS_URL must not be empty")
+# Defaults for rotations that name none of their own; blank sends nothing by that transport.
+PAGING_PAGERDUTY_ROUTING_KEY = env_str("PAGING_PAGERDUTY_ROUTING_KEY", "").strip()
+PAGING_WEBHOOK_URL = _paging_url("PAGING_WEBHOOK_URL", "")
+PAGING_WEBHOOK_SECRET = env_str("PAGING_WEBHOOK_SECRET", "")
+if PAGING_WEBHOOK_URL and not PAGING_WEBHOOK_SECRET:
+    raise ImproperlyConfigured("PAGING_WEBHOOK_URL is set but PAGING_WEBHOOK_SECRET is empty")
+# Seconds to wait for an answer; attempts before a delivery is marked failed (retries back
+# off 30 s, 1, 2, 4 ... minutes, capped at 15, or as long as a 429's Retry-After asks).
+PAGING_HTTP_TIMEOUT = env_int("PAGING_HTTP_TIMEOUT", 10, minimum=1)
+PAGING_MAX_ATTEMPTS = env_int("PAGING_MAX_ATTEMPTS", 8, minimum=1)
 
 # --- intake.voicemail (Twilio webhook) ---
+# The secret Twilio signs its callbacks with (the account Auth Token, or a SharedKey secret
+# for HMAC_SHA256 signing). Empty: the webhook answers 503 and stores nothing. Signatures are
+# checked against PUBLIC_BASE_URL's scheme and host plus the request's path, the address
+# Twilio is configured with, so a reverse proxy in front does not break them.
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN", "")
+
+
+def _phone_region(name: str, default: str) -> str:
+    import phonenumbers  # only this setting needs it
+
+    value = env_str(name, default).strip().upper()
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a country code (e.g. US, GB)")
+    return value
+
+
+# Where the support line is: a caller number in national form is read in this region.
+VOICEMAIL_DEFAULT_REGION = _phone_region("VOICEMAIL_DEFAULT_REGION", "US")
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)

@@ -165,6 +165,12 @@ def ticket_open(
         # Outbound mail: the acknowledgement goes to the outbox in this transaction.
         if acknowledge:
             notify.outbox_enqueue_acknowledgement(ticket=ticket)
+        # After-hours urgent (seed 000): page the on-call engineer, notify the CS lead.
+        # Imported history (enforce_channel=False) was handled long ago: it pages nobody.
+        if enforce_channel:
+            from supporthub.routing.paging import page_after_hours
+
+            page_after_hours(ticket=ticket, policy=policy)
         return ticket
 
 
@@ -417,7 +423,7 @@ def ticket_change_severity(
         fields = ["severity", "version", "updated_at"]
         if locked.first_response_at is None:
             sla.first_response_start(ticket=locked, policy=policy, organisation=locked.organisation)
-            fields += ["first_response_due_at", "first_response_status"]
+            fields += ["first_response_due_at", "first_response_status", "sla_next_warning_at"]
         locked.version += 1
         locked.save(update_fields=fields)
         audit(
@@ -502,6 +508,10 @@ def ticket_set_status(
         notify.outbox_enqueue_status_change(
             ticket=locked, previous=previous, audit_entry_id=entry.pk
         )
+        if status in (Status.SOLVED, Status.CLOSED):
+            from supporthub.routing.paging import page_resolve
+
+            page_resolve(ticket=locked)  # an after-hours page, if any, is resolved
         _copy(locked, onto=ticket, fields=["status", "version"])
         return locked
 
@@ -594,6 +604,7 @@ def ticket_escalate(
             actor=viewer.user if viewer else None,
             reason=locked.escalation_reason,
         )
+        sla.escalation_notify(ticket=locked, by=str(viewer.staff or viewer.user) if viewer else "")
         _copy(locked, onto=ticket, fields=["escalated_at", "escalation_reason", "version"])
         return locked
 
@@ -643,6 +654,15 @@ def ticket_import(
         if first_response_at is not None:
             sla.first_response_record(ticket=ticket, at=first_response_at)
             fields += ["first_response_at", "first_response_status"]
+        else:
+            # Breach warnings that fell due before the import are history, not news.
+            sla.warnings_skip_past(
+                ticket=ticket,
+                policy=ticket.policy_version.document(),
+                organisation=organisation,
+                now=now,
+            )
+            fields += ["sla_warned_point", "sla_next_warning_at"]
         ticket.status = status
         ticket.version += 1
         ticket.save(update_fields=fields)

@@ -40,6 +40,27 @@ AUDIT_LABELS = {
     "sla.first_response_rederived": "Target Initial Response re-derived",
     "sla.first_response_retimed": "Target Initial Response re-timed",
     "sla.policy_version_adopted": "New policy version adopted",
+    "mail.received": "Email received",
+    "mail.acknowledged": "Acknowledgement emailed",
+    "mail.severity_requested": "Email asked for a higher severity (email tickets are Severity 3)",
+    "mail.follow_up_of_closed": "Opened by an email replying to a closed ticket",
+    "mail.followed_up_in": "A reply by email opened a follow-up ticket",
+    "mail.attachments_left_out": "Email attachments left out (over the limits)",
+    "oncall.paged": "On-call engineer paged (after hours)",
+    "oncall.nobody_on_call": "Nobody on call could be paged (after hours)",
+    "oncall.cs_lead_notified": "CS lead notified (after hours)",
+    "oncall.staff_notified": "Staff notified (after hours)",
+    "oncall.nobody_to_notify": "Nobody to notify (after hours)",
+    "oncall.page_delivered": "Page delivered",
+    "oncall.page_failed": "Page delivery failed",
+    "oncall.acknowledged": "Page acknowledged",
+    "oncall.resolved": "Page resolved",
+    "sla.warning": "Breach warning sent",
+    "sla.breached": "Breach notified",
+    "voicemail.received": "Voicemail received",
+    "voicemail.matched": "Voicemail matched to a contact from triage",
+    "voicemail.transcribed": "Voicemail transcript received",
+    "voicemail.transcription_failed": "Voicemail could not be transcribed",
 }
 
 
@@ -144,4 +165,28 @@ def audit_detail(context: template.Context, entry: AuditEntry) -> str:
         )
     if code == "ticket.imported":
         return f"External id {d.get('external_id', '')}, opened {_when(d.get('opened_at'), zone)}"
+    if code.startswith("oncall."):
+        return _oncall_detail(code, d)
+    return ""
+
+
+def _oncall_detail(code: str, d: dict[str, Any]) -> str:
+    """After-hours paging entries (supporthub.routing.paging) in words."""
+    via = ", ".join(d.get("transports") or []) or "no transport"
+    rotation = f" ({d['rotation']})" if d.get("rotation") else ""
+    if code == "oncall.paged":
+        return f"{d.get('engineer_name', '?')}{rotation} by {via}"
+    if code == "oncall.nobody_on_call":
+        where = d.get("rotation") or f"region {d.get('region') or '?'} has no rotation"
+        return f"Nobody on call: {where}"
+    if code in ("oncall.cs_lead_notified", "oncall.staff_notified", "oncall.nobody_to_notify"):
+        names = ", ".join(d.get("names") or [])
+        return names or f"no active {d.get('role', 'staff')} with an email"
+    if code in ("oncall.page_delivered", "oncall.page_failed"):
+        tail = f": {d['error']}" if d.get("error") else ""
+        return f"{d.get('action')} by {d.get('transport')}, attempt {d.get('attempts')}{tail}"
+    if code == "oncall.acknowledged":
+        return f"{d.get('why', '')}; sent by {via}"
+    if code == "oncall.resolved":
+        return f"Ticket {_status(d.get('status'))}; sent by {via}"
     return ""

@@ -66,6 +66,32 @@ def test_wake_stores_a_task_row_and_a_worker_run_delivers_the_outbox(outbox: Fak
     assert outbox.deliver_calls == [{"limit": tasks.BATCH}]
 
 
+def test_a_wake_up_already_waiting_is_not_doubled_but_one_taken_by_a_worker_is(
+    outbox: FakeOutbox,
+) -> None:
+    from supporthub.intake.email.tasks import process_inbox
+
+    for _ in range(5):  # a flood of mail and its acknowledgements
+        wake()
+        wake(process_inbox)
+    assert sorted(_queued()) == [
+        "supporthub.intake.email.tasks.process_inbox",
+        "supporthub.worker.tasks.deliver_outbox",
+    ]
+
+    # Once a worker has taken the waiting one (RUNNING), it may already have looked for
+    # rows: a row committed now needs a wake-up of its own.
+    DBTaskResult.objects.filter(task_path="supporthub.worker.tasks.deliver_outbox").update(
+        status=TaskResultStatus.RUNNING
+    )
+    wake()
+    assert sorted(_queued()) == [
+        "supporthub.intake.email.tasks.process_inbox",
+        "supporthub.worker.tasks.deliver_outbox",
+    ]
+    assert DBTaskResult.objects.count() == 3
+
+
 def test_deliver_outbox_drains_batches_until_a_short_one(outbox: FakeOutbox) -> None:
     outbox.delivered = [tasks.BATCH, tasks.BATCH, 5]
 
