@@ -27,8 +27,8 @@ class InboundMessage(models.Model):
     # The Message-ID header as written, angle brackets included, surrounding space removed;
     # empty when the message has none (it is then de-duplicated by sha256).
     message_id = models.CharField(max_length=998, blank=True, db_index=True)
-    # What makes a second copy the same message: "mid:" + sha256 of the Message-ID, or
-    # "sha256:" + the sha256 of the bytes when there is no Message-ID.
+    # What makes a second copy the same message: "mid:" + sha256 of its Message-ID, From and
+    # Date headers as written, or "sha256:" + the sha256 of the bytes without a Message-ID.
     dedupe_key = models.CharField(max_length=80, unique=True)
     source = models.CharField(max_length=10, choices=Source.choices)
     mailbox = models.CharField(max_length=300)  # e.g. imap://support@host:993/INBOX

@@ -91,11 +91,21 @@ def identify(raw: bytes) -> Identity:
         message_id = _clean(str(headers.get("Message-ID") or ""))
         sender = _header(headers, "From")
         subject = _header(headers, "Subject")
+        # What the sender's client wrote, which no relay on the way changes: two copies of
+        # one message agree on all three; a client that reuses a Message-ID for another
+        # message (some scripts do) does not lose that message.
+        written = "\0".join(
+            (
+                message_id,
+                _clean(str(headers.get("From") or "")),
+                _clean(str(headers.get("Date") or "")),
+            )
+        )
     except Exception:  # noqa: BLE001 - unparseable headers: de-duplicated by the bytes
         logger.warning("Could not read the headers of a %d-byte message", len(raw), exc_info=True)
-        message_id = sender = subject = ""
+        message_id = sender = subject = written = ""
     if message_id:
-        key = "mid:" + hashlib.sha256(message_id.encode()).hexdigest()
+        key = "mid:" + hashlib.sha256(written.encode("utf-8", "surrogateescape")).hexdigest()
     else:
         key = "sha256:" + digest
     return Identity(

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from supporthub.intake.email.models import InboundMessage, Source
 from supporthub.intake.email.parsing import as_message, header, message_ids
+from supporthub.intake.email.services import identify
 
 # Header lines that have made the stdlib raise (CharsetError, HeaderParseError, ...).
 WEIRD_HEADERS = [
@@ -43,11 +44,7 @@ def store(
         envelope_sender = str(msg.get("From", "") or "")
         if "<" in envelope_sender:
             envelope_sender = envelope_sender.split("<", 1)[1].split(">", 1)[0]
-    key = (
-        "mid:" + hashlib.sha256(message_id.encode()).hexdigest()
-        if message_id
-        else "sha256:" + digest
-    )
+    key = identify(raw).dedupe_key
     return InboundMessage.objects.create(
         raw=raw,
         sha256=digest,

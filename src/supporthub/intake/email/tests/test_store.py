@@ -34,7 +34,7 @@ def test_a_message_is_stored_byte_for_byte_with_its_identity() -> None:
     assert bytes(row.raw) == raw
     assert row.sha256 == hashlib.sha256(raw).hexdigest()
     assert row.message_id == "<inbox-test-1@initech.example>"
-    assert row.dedupe_key == "mid:" + hashlib.sha256(row.message_id.encode()).hexdigest()
+    assert row.dedupe_key.startswith("mid:") and len(row.dedupe_key) == 4 + 64
     assert row.state == InboundState.STORED
     assert row.received_at == at
     assert row.envelope_sender == "bounce@initech.example"
@@ -52,6 +52,19 @@ def test_the_same_message_id_twice_is_stored_once_even_with_other_bytes() -> Non
     assert first.created and not again.created
     assert again.message.pk == first.message.pk
     assert InboundMessage.objects.count() == 1
+
+
+def test_a_client_reusing_a_message_id_for_another_message_loses_neither() -> None:
+    first = inbox_store(raw=message(1), source=Source.SMTP, mailbox="smtp://a")
+    other_sender = inbox_store(
+        raw=message(1, sender="dev@initech.example"), source=Source.SMTP, mailbox="smtp://a"
+    )
+    later = message(1).replace(b"15:00:00", b"15:07:00")  # the Date header
+    assert later != message(1)
+    other_date = inbox_store(raw=later, source=Source.SMTP, mailbox="smtp://a")
+
+    assert first.created and other_sender.created and other_date.created
+    assert InboundMessage.objects.count() == 3
 
 
 def test_without_a_message_id_copies_are_recognised_by_their_bytes() -> None:
