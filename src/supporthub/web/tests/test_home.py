@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.test import Client
 
+from supporthub.routing.models import Page
 from supporthub.tickets.models import FirstResponseStatus, Ticket
 
 
@@ -45,3 +49,14 @@ def test_overview_needs_a_staff_login(client: Client) -> None:
     response = client.get("/")
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+@pytest.mark.django_db
+def test_demo_urgent_ticket_received_after_hours_pages_the_rotation_on_call() -> None:
+    # Sunday 29 November 2026, 23:00 UTC: no support region is open.
+    with time_machine.travel(datetime(2026, 11, 29, 23, 0, tzinfo=UTC), tick=False):
+        call_command("demo", verbosity=0)
+    [page] = Page.objects.select_related("ticket", "rotation", "engineer")
+    assert page.ticket.subject == "Production cluster unreachable"
+    assert page.rotation is not None and page.rotation.region == page.region
+    assert page.engineer is not None
