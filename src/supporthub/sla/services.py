@@ -122,7 +122,46 @@ def warnings_skip_past(
     )
 
 
+def warnings_follow_due(
+    *,
+    ticket: Ticket,
+    previous_due: datetime | None,
+    policy: schema.Policy,
+    organisation: Organisation,
+    now: datetime | None = None,
+) -> None:
+    """After the due instant was re-derived (sets the fields only).
+
+    Moved later (a lower severity, a closure added): the warnings already sent no longer
+    hold, so the clock's points start again; those already past under the new due instant
+    are not sent (nothing new to say), the others fire when reached. Moved earlier: points
+    already sent stay sent, and one that is now past fires at the next scan.
+    """
+    due = ticket.first_response_due_at
+    if previous_due is None or due is None or due <= previous_due:
+        return
+    ticket.sla_warned_point = 0
+    warnings_skip_past(
+        ticket=ticket, policy=policy, organisation=organisation, now=now or timezone.now()
+    )
+
+
 _NO_INSTANT = -1  # an epoch column's NULL inside numpy arrays
+
+
+def _passed_points(
+    calendar: clocks.CalendarKey,
+    target: schema.Target,
+    starts: np.ndarray,
+    dues: np.ndarray,
+    now_us: int,
+) -> np.ndarray:
+    """`warnings_follow_due` in bulk: the highest point at or before now (0: none)."""
+    result = np.zeros(len(starts), dtype=np.int64)
+    for point in warning_points():
+        instants = dues if point == 100 else clocks.point_epochs(calendar, target, starts, point)
+        result = np.where(instants <= now_us, np.maximum(result, point), result)
+    return result
 
 
 def _next_warning_epochs(
@@ -203,6 +242,8 @@ def retime_open_tickets(
         changed_old: list[np.ndarray] = []
         changed_new: list[np.ndarray] = []
         changed_next: list[np.ndarray] = []
+        changed_warned: list[np.ndarray] = []
+        now_us = to_epoch_us(timezone.now(), "now")
         calendars: dict[tuple[int, int, str], clocks.CalendarKey] = {}
         for (version_id, organisation_id, level_key, severity), rows in groups.items():
             policy = versions[version_id].document()
@@ -219,23 +260,38 @@ def retime_open_tickets(
             target = level.targets.get(severity)
             if target is None:
                 continue
-            ids, starts, old, warned, old_next = rows
+            ids, starts, old, old_warned, old_next = rows
             examined += len(ids)
             new = clocks.due_epochs(calendar, target, starts)
+            # A due instant that moved later starts its warnings again from now
+            # (warnings_follow_due, in bulk).
+            warned = old_warned
+            later = new > old
+            if later.any():
+                warned = old_warned.copy()
+                warned[later] = _passed_points(calendar, target, starts[later], new[later], now_us)
             # Warning instants move with the due instant (and are filled in for clocks
             # started before breach warnings existed).
             new_next = _next_warning_epochs(calendar, target, starts, warned, new)
-            moved = (new != old) | (new_next != old_next)
+            moved = (new != old) | (new_next != old_next) | (warned != old_warned)
             if moved.any():
                 changed_ids.append(ids[moved])
                 changed_old.append(old[moved])
                 changed_new.append(new[moved])
                 changed_next.append(new_next[moved])
+                changed_warned.append(warned[moved])
         if not changed_ids:
             return RetimeResult(examined=examined, retimed=0)
         ids = np.concatenate(changed_ids)
         old_dues, new_dues = np.concatenate(changed_old), np.concatenate(changed_new)
-        _write_back(ids, old_dues, new_dues, np.concatenate(changed_next), reason)
+        _write_back(
+            ids,
+            old_dues,
+            new_dues,
+            np.concatenate(changed_next),
+            np.concatenate(changed_warned),
+            reason,
+        )
         return RetimeResult(examined=examined, retimed=int((old_dues != new_dues).sum()))
 
 
@@ -308,7 +364,12 @@ def _running_clock_groups(
 
 
 def _write_back(
-    ids: np.ndarray, old: np.ndarray, new: np.ndarray, nexts: np.ndarray, reason: str
+    ids: np.ndarray,
+    old: np.ndarray,
+    new: np.ndarray,
+    nexts: np.ndarray,
+    warned: np.ndarray,
+    reason: str,
 ) -> None:
     """Store the new due and next-warning instants; audit the clocks whose due instant moved."""
     now = timezone.now()
@@ -320,12 +381,13 @@ def _write_back(
                 SET first_response_due_at = 'epoch'::timestamptz + v.due * interval '1 microsecond',
                     sla_next_warning_at = CASE WHEN v.next < 0 THEN NULL
                         ELSE 'epoch'::timestamptz + v.next * interval '1 microsecond' END,
+                    sla_warned_point = v.warned,
                     version = t.version + CASE WHEN v.due <> v.old THEN 1 ELSE 0 END
-                FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
-                     AS v(id, old, due, next)
+                FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[])
+                     AS v(id, old, due, next, warned)
                 WHERE t.id = v.id
                 """,
-                [ids.tolist(), old.tolist(), new.tolist(), nexts.tolist()],
+                [ids.tolist(), old.tolist(), new.tolist(), nexts.tolist(), warned.tolist()],
             )
             cursor.execute(
                 f"""
@@ -342,12 +404,13 @@ def _write_back(
                 [reason, now, ids.tolist(), old.tolist(), new.tolist()],
             )
         return
-    for pk, previous, due, nxt in zip(
-        ids.tolist(), old.tolist(), new.tolist(), nexts.tolist(), strict=True
+    for pk, previous, due, nxt, point in zip(
+        ids.tolist(), old.tolist(), new.tolist(), nexts.tolist(), warned.tolist(), strict=True
     ):
         Ticket.objects.filter(pk=pk).update(
             first_response_due_at=from_epoch_us(due),
             sla_next_warning_at=None if nxt == _NO_INSTANT else from_epoch_us(nxt),
+            sla_warned_point=point,
             version=F("version") + (1 if due != previous else 0),
         )
     AuditEntry.objects.bulk_create(
@@ -455,6 +518,12 @@ def policy_version_adopt(*, version: PolicyVersion) -> RetimeResult:
             ticket.policy_version = version
             if ticket.first_response_at is None:
                 first_response_start(ticket=ticket, policy=policy, organisation=ticket.organisation)
+                warnings_follow_due(
+                    ticket=ticket,
+                    previous_due=previous_due,
+                    policy=policy,
+                    organisation=ticket.organisation,
+                )
             ticket.version += 1
             ticket.save(
                 update_fields=[
@@ -462,6 +531,7 @@ def policy_version_adopt(*, version: PolicyVersion) -> RetimeResult:
                     "first_response_due_at",
                     "first_response_status",
                     "sla_next_warning_at",
+                    "sla_warned_point",
                     "version",
                     "updated_at",
                 ]

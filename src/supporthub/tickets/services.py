@@ -422,8 +422,20 @@ def ticket_change_severity(
         locked.severity = severity
         fields = ["severity", "version", "updated_at"]
         if locked.first_response_at is None:
+            previous_due = locked.first_response_due_at
             sla.first_response_start(ticket=locked, policy=policy, organisation=locked.organisation)
-            fields += ["first_response_due_at", "first_response_status", "sla_next_warning_at"]
+            sla.warnings_follow_due(
+                ticket=locked,
+                previous_due=previous_due,
+                policy=policy,
+                organisation=locked.organisation,
+            )
+            fields += [
+                "first_response_due_at",
+                "first_response_status",
+                "sla_next_warning_at",
+                "sla_warned_point",
+            ]
         locked.version += 1
         locked.save(update_fields=fields)
         audit(

@@ -191,9 +191,12 @@ def test_no_target_no_warning(world: World) -> None:
 @pytest.mark.django_db
 def test_a_closure_moves_the_warning_with_the_due_instant(world: World) -> None:
     ticket = _open(world)
-    sla.closure_save(
-        closure=Closure(date=date(2025, 3, 3), name="Office move", organisation=world.organisation)
-    )
+    with time_machine.travel(FRIDAY_1600 + timedelta(minutes=5), tick=False):
+        sla.closure_save(
+            closure=Closure(
+                date=date(2025, 3, 3), name="Office move", organisation=world.organisation
+            )
+        )
     ticket.refresh_from_db()
     assert ticket.first_response_due_at == datetime(2025, 3, 4, 10, 0, tzinfo=NY)
     assert ticket.sla_next_warning_at == datetime(2025, 3, 4, 9, 0, tzinfo=NY)
@@ -204,17 +207,60 @@ def test_a_closure_moves_the_warning_with_the_due_instant(world: World) -> None:
 def test_a_severity_change_moves_the_points_not_yet_sent(world: World) -> None:
     ticket = _open(world, severity=3)  # 2 business days: due Tuesday 16:00
     assert ticket.sla_next_warning_at == datetime(2025, 3, 4, 11, 0, tzinfo=NY)  # 15 h
-    services.ticket_change_severity(ticket=ticket, severity=1, reason="Production down", actor=None)
+    with time_machine.travel(FRIDAY_1600 + timedelta(minutes=5), tick=False):
+        services.ticket_change_severity(
+            ticket=ticket, severity=1, reason="Production down", actor=None
+        )
     ticket.refresh_from_db()
-    assert ticket.sla_next_warning_at == MONDAY_0900
+    assert ticket.sla_next_warning_at == MONDAY_0900  # moved earlier: nothing was sent yet
     breach_scan(now=MONDAY_0900)
-    # Back to severity 3 after the 75% warning: only the breach is left, at the new due.
-    services.ticket_change_severity(ticket=ticket, severity=3, reason="Workaround", actor=None)
+    # Back to severity 3 after the 75% warning: the due instant moves later, so the warning
+    # sent no longer holds and the new clock's points fire when reached.
+    with time_machine.travel(MONDAY_0900 + timedelta(minutes=5), tick=False):
+        services.ticket_change_severity(ticket=ticket, severity=3, reason="Workaround", actor=None)
     ticket.refresh_from_db()
-    assert ticket.sla_warned_point == 75
-    assert ticket.sla_next_warning_at == ticket.first_response_due_at
-    assert breach_scan(now=datetime(2025, 3, 4, 11, 0, tzinfo=NY)).due == 0
-    assert _codes(ticket) == [("sla.warning", 75)]
+    tuesday_1100 = datetime(2025, 3, 4, 11, 0, tzinfo=NY)
+    assert (ticket.sla_warned_point, ticket.sla_next_warning_at) == (0, tuesday_1100)
+    breach_scan(now=tuesday_1100)
+    breach_scan(now=ticket.first_response_due_at)
+    assert _codes(ticket) == [("sla.warning", 75), ("sla.warning", 75), ("sla.breached", 100)]
+
+
+@pytest.mark.django_db
+def test_after_a_breach_a_lower_severity_warns_and_breaches_again_on_its_own_clock(
+    world: World,
+) -> None:
+    ticket = _open(world)  # Severity 1: due Monday 10:00
+    breach_scan(now=MONDAY_1000)
+    with time_machine.travel(MONDAY_1000 + timedelta(minutes=30), tick=False):
+        services.ticket_change_severity(ticket=ticket, severity=3, reason="Not urgent", actor=None)
+    ticket.refresh_from_db()
+    assert ticket.first_response_due_at == datetime(2025, 3, 4, 16, 0, tzinfo=NY)
+    # 75% of the new target (Tuesday 11:00) is still to come; nothing already past is resent.
+    assert ticket.sla_warned_point == 0
+    assert ticket.sla_next_warning_at == datetime(2025, 3, 4, 11, 0, tzinfo=NY)
+    breach_scan(now=ticket.sla_next_warning_at)
+    breach_scan(now=ticket.first_response_due_at)
+    assert _codes(ticket) == [("sla.breached", 100), ("sla.warning", 75), ("sla.breached", 100)]
+
+
+@pytest.mark.django_db
+def test_a_closure_added_after_a_warning_schedules_the_new_points(world: World) -> None:
+    ticket = _open(world)
+    breach_scan(now=MONDAY_0900)  # the 75% warning of the Monday 10:00 due instant
+    with time_machine.travel(MONDAY_0900 + timedelta(minutes=10), tick=False):
+        sla.closure_save(
+            closure=Closure(
+                date=date(2025, 3, 3), name="Office move", organisation=world.organisation
+            )
+        )
+    ticket.refresh_from_db()
+    # Monday is closed now: due Tuesday 10:00, its 75% point Tuesday 09:00 still to come.
+    assert ticket.first_response_due_at == datetime(2025, 3, 4, 10, 0, tzinfo=NY)
+    assert (ticket.sla_warned_point, ticket.sla_next_warning_at) == (
+        0,
+        datetime(2025, 3, 4, 9, 0, tzinfo=NY),
+    )
 
 
 @pytest.mark.django_db
