@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from django.db.models import QuerySet
 
+from supporthub.access import Viewer
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.intake.voicemail.models import Voicemail, VoicemailState
@@ -18,8 +19,19 @@ from supporthub.sla.clocks import CalendarKey, calendar
 # -- Triage -----------------------------------------------------------------------------------
 
 
-def triage_queue() -> QuerySet[Voicemail]:
-    """Voicemails without a ticket that an agent must look at, oldest first."""
+def can_triage(viewer: Viewer) -> bool:
+    """Triage is for staff who see every ticket (support engineers, CS leads, superusers):
+    a voicemail in triage has no organisation yet, so it may be any customer's."""
+    return viewer.is_staff and viewer.sees_all_tickets
+
+
+def triage_queue(*, viewer: Viewer) -> QuerySet[Voicemail]:
+    """Voicemails without a ticket that an agent must look at, oldest first.
+
+    Empty for a viewer who does not see every organisation's tickets.
+    """
+    if not can_triage(viewer):
+        return Voicemail.objects.none()
     return (
         Voicemail.objects.filter(
             state__in=[VoicemailState.TRIAGE, VoicemailState.AWAITING_RECORDING]
@@ -29,8 +41,13 @@ def triage_queue() -> QuerySet[Voicemail]:
     )
 
 
-def recently_handled(*, limit: int = 20) -> list[Voicemail]:
-    """The last voicemails agents matched or dismissed from triage, newest first."""
+def recently_handled(*, viewer: Viewer, limit: int = 20) -> list[Voicemail]:
+    """The last voicemails agents matched or dismissed from triage, newest first.
+
+    Empty for a viewer who does not see every organisation's tickets.
+    """
+    if not can_triage(viewer):
+        return []
     return list(
         Voicemail.objects.filter(handled_at__isnull=False)
         .select_related("contact__organisation", "ticket", "handled_by")

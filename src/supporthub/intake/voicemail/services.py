@@ -25,6 +25,7 @@ from supporthub.customers.models import SupportContact
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.intake.voicemail.callbacks import RecordingCallback, TranscriptionCallback
 from supporthub.intake.voicemail.models import TranscriptionStatus, Voicemail, VoicemailState
+from supporthub.intake.voicemail.selectors import can_triage
 from supporthub.notify import services as notify
 from supporthub.notify.models import OutboxKind
 from supporthub.policies import schema
@@ -164,11 +165,15 @@ def _ticket_body(row: Voicemail) -> str:
     return "\n".join(lines)
 
 
-def _recording_note(row: Voicemail) -> str:
-    source = {
+def _clock_source_text(row: Voicemail) -> str:
+    return {
         "recording_start_time": "Twilio's RecordingStartTime",
         "receipt": "the first callback's receipt",
     }.get(row.clock_source, row.clock_source)
+
+
+def _recording_note(row: Voicemail) -> str:
+    source = _clock_source_text(row)
     return (
         f"Voicemail recording ({row.recording_duration or 0} s): {row.recording_url}\n"
         f"Twilio CallSid {row.call_sid}, RecordingSid {row.recording_sid}. "
@@ -254,7 +259,10 @@ def _audit_transcript(
 def voicemail_record(*, callback: RecordingCallback, received_at: datetime) -> Voicemail:
     """Store the recording callback and open the ticket, or keep the voicemail for triage.
 
-    A retried callback (the same RecordingSid) changes nothing and returns the row.
+    A retried callback (the same RecordingSid) changes nothing and returns the row. When the
+    transcript came first and an agent already handled the voicemail from triage, the
+    recording is only added: to the ticket the agent opened (whose clock stands), or kept on
+    the dismissed row; it never opens a second ticket nor brings the voicemail back.
     """
     with transaction.atomic():
         row, _ = _locked(callback.recording_sid, received_at=received_at)
@@ -266,6 +274,9 @@ def voicemail_record(*, callback: RecordingCallback, received_at: datetime) -> V
         row.caller_number = caller_e164(callback.caller)
         row.recording_url = callback.recording_url
         row.recording_duration = callback.duration
+        if row.state in (VoicemailState.TICKETED, VoicemailState.DISMISSED):
+            _record_after_triage(row, status=callback.status, at=received_at)
+            return row
         # The earliest signed callback bounds the recording time from above.
         row.recorded_at, row.clock_source = _recorded_at(callback, received_at=row.received_at)
         contact, reason = match_caller(row.caller_number, raw=callback.caller)
@@ -287,6 +298,53 @@ def voicemail_record(*, callback: RecordingCallback, received_at: datetime) -> V
         row.full_clean(exclude=["contact", "ticket", "handled_by"])
         row.save()
         return row
+
+
+def _record_after_triage(row: Voicemail, *, status: str, at: datetime) -> None:
+    """The recording of a voicemail an agent already matched or dismissed (transcript first).
+
+    The agent's decision stands: state, contact, reason, and the clock (recorded_at) the
+    ticket was opened on. The recording goes to the ticket as an internal note, unless the
+    ticket is closed (then it stays on the row, as a late transcript does).
+    """
+    row.full_clean(exclude=["contact", "ticket", "handled_by"])
+    row.save()
+    ticket = row.ticket
+    if ticket is None:  # dismissed: kept with the voicemail for the back office only
+        return
+    failed = (
+        f" Twilio reports the recording as {status}." if status not in ("", "completed") else ""
+    )
+    added = False
+    try:
+        with transaction.atomic():
+            tickets.ticket_add_message(
+                ticket=ticket,
+                kind=MessageKind.INTERNAL_NOTE,
+                body=(
+                    f"Voicemail recording ({row.recording_duration or 0} s): "
+                    f"{row.recording_url}\n"
+                    f"Twilio CallSid {row.call_sid}, RecordingSid {row.recording_sid}. "
+                    "It arrived after the ticket was opened from triage; the clock still "
+                    f"starts at {_clock_source_text(row)}.{failed}"
+                ),
+                at=at,
+            )
+        added = True
+    except ValidationError:
+        added = False  # closed: the recording stays on the voicemail row
+    tickets.audit(
+        ticket=ticket,
+        code="voicemail.recording_added",
+        at=at,
+        recording_sid=row.recording_sid,
+        call_sid=row.call_sid,
+        caller=row.caller_number or row.caller_raw,
+        duration=row.recording_duration,
+        recording_url=row.recording_url,
+        recording_status=status,
+        added_to_ticket=added,
+    )
 
 
 def _tell_refused(row: Voicemail, *, contact: SupportContact, reason: str) -> None:
@@ -366,8 +424,9 @@ def voicemail_open_ticket(
 
     The contact's policy still decides: a policy that creates no tickets from voicemail
     refuses here too (ValidationError with its message), and the agent dismisses instead.
+    Only staff who see every ticket triage (PermissionDenied for others).
     """
-    _require_staff(viewer)
+    _require_triage(viewer)
     with transaction.atomic():
         row = Voicemail.objects.select_for_update().get(pk=voicemail.pk)
         if row.ticket_id is not None:
@@ -399,8 +458,11 @@ def voicemail_open_ticket(
 
 
 def voicemail_dismiss(*, voicemail: Voicemail, viewer: Viewer, note: str) -> Voicemail:
-    """An agent closes a voicemail in triage without a ticket (spam, called back...)."""
-    _require_staff(viewer)
+    """An agent closes a voicemail in triage without a ticket (spam, called back...).
+
+    Only staff who see every ticket triage (PermissionDenied for others).
+    """
+    _require_triage(viewer)
     if not note.strip():
         raise ValidationError({"note": "Say why it needs no ticket (kept with the voicemail)."})
     with transaction.atomic():
@@ -415,6 +477,9 @@ def voicemail_dismiss(*, voicemail: Voicemail, viewer: Viewer, note: str) -> Voi
         return row
 
 
-def _require_staff(viewer: Viewer) -> None:
-    if not viewer.is_staff:
-        raise PermissionDenied("Only Support Hub staff triage voicemail.")
+def _require_triage(viewer: Viewer) -> None:
+    if not can_triage(viewer):
+        raise PermissionDenied(
+            "Voicemail triage is for support engineers and CS leads, who see every "
+            "organisation's tickets."
+        )

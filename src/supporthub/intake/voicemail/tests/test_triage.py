@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 
+from supporthub.intake.voicemail import selectors, services
 from supporthub.intake.voicemail.models import Voicemail, VoicemailState
 from supporthub.intake.voicemail.tests.conftest import (
     B2B,
@@ -14,7 +16,7 @@ from supporthub.intake.voicemail.tests.conftest import (
     recording_params,
     transcription_params,
 )
-from supporthub.testing.world import World
+from supporthub.testing.world import World, viewer_of
 from supporthub.tickets.models import AuditEntry, Channel, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +36,12 @@ def _unknown_voicemail(twilio: Twilio, *, transcript: bool = True) -> Voicemail:
             ),
         )
     return Voicemail.objects.get()
+
+
+def _unknown_voicemail_of(twilio: Twilio, caller: str) -> Voicemail:
+    recording = recording_params(From=caller)
+    twilio.post("recording", recording)
+    return Voicemail.objects.get(recording_sid=recording["RecordingSid"])
 
 
 def _user(username: str) -> User:
@@ -144,3 +152,61 @@ def test_a_contact_cannot_see_or_use_the_triage_page(
     assert Ticket.objects.count() == 0
     client.logout()
     assert client.get(reverse("console:voicemail_triage")).status_code == 302  # to log in
+
+
+def test_staff_who_see_only_their_organisations_cannot_see_or_use_triage(
+    twilio: Twilio, b2b: B2B, world: World, client: Client
+) -> None:
+    # Amy manages Initech only: an unknown caller's voicemail may be any organisation's.
+    matched = _unknown_voicemail(twilio)
+    dismissed = _unknown_voicemail_of(twilio, "+14155550111")
+    client.force_login(_user("amy"))
+    assert client.get(reverse("console:voicemail_triage")).status_code == 403
+    response = client.post(
+        reverse("console:voicemail_match", args=[matched.pk]),
+        {f"vm{matched.pk}-email": b2b.bob.email, f"vm{matched.pk}-note": "His mobile"},
+    )
+    assert response.status_code == 403
+    response = client.post(
+        reverse("console:voicemail_dismiss", args=[dismissed.pk]),
+        {f"vm{dismissed.pk}-note": "Wrong number"},
+    )
+    assert response.status_code == 403
+    assert Ticket.objects.count() == 0
+    for row in Voicemail.objects.all():
+        assert row.state == VoicemailState.TRIAGE
+        assert row.handled_by is None and row.handled_at is None and row.note == ""
+    # No link to a page she cannot open; her queues still load.
+    page = client.get(reverse("console:queue")).content.decode()
+    assert reverse("console:voicemail_triage") not in page
+    # A support engineer still triages, and sees the link.
+    client.force_login(_user("alice"))
+    page = client.get(reverse("console:queue")).content.decode()
+    assert reverse("console:voicemail_triage") in page
+    assert client.get(reverse("console:voicemail_triage")).status_code == 200
+    response = client.post(
+        reverse("console:voicemail_dismiss", args=[dismissed.pk]),
+        {f"vm{dismissed.pk}-note": "Wrong number"},
+    )
+    assert response.status_code == 302
+
+
+def test_the_triage_services_refuse_staff_who_see_only_their_organisations(
+    twilio: Twilio, b2b: B2B, world: World
+) -> None:
+    voicemail = _unknown_voicemail(twilio)
+    amy = viewer_of(world.amy)
+    with pytest.raises(PermissionDenied):
+        services.voicemail_open_ticket(voicemail=voicemail, contact=b2b.bob, viewer=amy)
+    with pytest.raises(PermissionDenied):
+        services.voicemail_dismiss(voicemail=voicemail, viewer=amy, note="Wrong number")
+    assert list(selectors.triage_queue(viewer=amy)) == []
+    assert selectors.recently_handled(viewer=amy) == []
+    voicemail.refresh_from_db()
+    assert voicemail.state == VoicemailState.TRIAGE and Ticket.objects.count() == 0
+    # The CS lead sees every ticket: she triages.
+    lee = viewer_of(world.lee)
+    assert list(selectors.triage_queue(viewer=lee)) == [voicemail]
+    ticket = services.voicemail_open_ticket(voicemail=voicemail, contact=b2b.bob, viewer=lee)
+    assert ticket.requester == b2b.bob
+    assert selectors.recently_handled(viewer=lee) == [voicemail]
