@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -35,6 +35,7 @@ from supporthub.tickets.services import audit, ticket_escalate
 logger = logging.getLogger(__name__)
 
 BREACH = 100
+FAILED_RETRY = timedelta(minutes=5)  # a clock whose warning failed is tried again after this
 SCAN_BATCH = 500  # rows claimed per query; a larger backlog is taken by the next queries
 
 
@@ -54,7 +55,14 @@ def breach_scan(*, now: datetime | None = None, batch: int = SCAN_BATCH) -> Scan
         ids = list(warnings_due(now=now).values_list("pk", flat=True)[:batch])
         due += len(ids)
         for pk in ids:
-            fired = _fire(pk, now=now)
+            try:
+                fired = _fire(pk, now=now)
+            except Exception:
+                # One clock that cannot be handled (a broken calendar, a template error) must
+                # not hold up every clock behind it: it is retried later, the others go on.
+                logger.exception("Breach warning for ticket %s failed; retrying later", pk)
+                Ticket.objects.filter(pk=pk).update(sla_next_warning_at=now + FAILED_RETRY)
+                continue
             if fired is None:
                 continue
             if fired.point == BREACH:

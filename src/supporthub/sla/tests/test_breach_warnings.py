@@ -318,14 +318,14 @@ def test_a_crash_inside_the_claim_loses_nothing_and_sends_once(
         raise RuntimeError("killed after the mails were queued")
 
     monkeypatch.setattr(warnings, "audit", crash)
-    with pytest.raises(RuntimeError):
-        breach_scan(now=MONDAY_0900)
+    assert breach_scan(now=MONDAY_0900).warnings == 0  # logged; the scan goes on
     ticket.refresh_from_db()
-    assert (ticket.sla_warned_point, ticket.sla_next_warning_at) == (0, MONDAY_0900)
+    retry_at = MONDAY_0900 + warnings.FAILED_RETRY
+    assert (ticket.sla_warned_point, ticket.sla_next_warning_at) == (0, retry_at)
     assert not OutboxMessage.objects.filter(kind=OutboxKind.SLA_WARNING).exists()
     monkeypatch.undo()
-    assert breach_scan(now=MONDAY_0900).warnings == 1
-    assert breach_scan(now=MONDAY_0900).warnings == 0
+    assert breach_scan(now=retry_at).warnings == 1
+    assert breach_scan(now=retry_at).warnings == 0
     assert OutboxMessage.objects.filter(kind=OutboxKind.SLA_WARNING).count() == 2  # 2 people
 
 
@@ -379,3 +379,25 @@ def test_bad_region_addresses_are_refused(monkeypatch: pytest.MonkeyPatch) -> No
         module._sla_region_addresses()
     module = _load_settings_with(monkeypatch, SLA_REGION_ADDRESSES="us=a@example.com")
     assert module._sla_region_addresses() == {"us": "a@example.com"}
+
+
+@pytest.mark.django_db
+def test_a_clock_that_fails_is_retried_later_and_does_not_hold_up_the_others(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = _open(world)
+    other = _open(world, at=FRIDAY_1600 + timedelta(minutes=1))
+    real = warnings.warning_recipients
+
+    def recipients(ticket: Ticket) -> Any:
+        if ticket.pk == broken.pk:
+            raise RuntimeError("a template error")
+        return real(ticket)
+
+    monkeypatch.setattr(warnings, "warning_recipients", recipients)
+    breach_scan(now=MONDAY_1000 + timedelta(minutes=5))
+
+    assert _codes(other) == [("sla.breached", 100)]
+    assert _codes(broken) == []
+    broken.refresh_from_db()
+    assert broken.sla_next_warning_at == MONDAY_1000 + timedelta(minutes=5) + warnings.FAILED_RETRY
