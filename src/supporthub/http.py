@@ -51,14 +51,16 @@ class Response:
         if not raw:
             return None
         if raw.isdigit():
-            return timedelta(seconds=int(raw))
+            # A day at most: a larger (or absurd) value would overflow timedelta; callers
+            # cap the wait further anyway.
+            return timedelta(seconds=min(int(raw), 86_400))
         try:
             when = parsedate_to_datetime(raw)
         except (TypeError, ValueError):
             return None
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return max(when - now, timedelta(0))
+        return min(max(when - now, timedelta(0)), timedelta(days=1))
 
 
 def check_url(url: str, *, name: str) -> str:

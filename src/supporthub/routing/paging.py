@@ -206,7 +206,9 @@ def page_after_hours(*, ticket: Ticket, policy: schema.Policy) -> Page | None:
         transports = targets_of(rotation).transports
         _enqueue_deliveries(page, PageAction.TRIGGER, transports)
         mailed = engineer is not None and bool(engineer.user.email)
-        if engineer is not None:
+        reachable = mailed or bool(transports)
+        context["unreachable"] = engineer is not None and not reachable
+        if engineer is not None and reachable:
             if mailed:
                 outbox_enqueue(
                     kind=OutboxKind.PAGE,
@@ -228,6 +230,16 @@ def page_after_hours(*, ticket: Ticket, policy: schema.Policy) -> Page | None:
                 rotation=rotation.name if rotation is not None else "",
                 region=ticket.region,
                 transports=[*transports, *(["email"] if mailed else [])],
+            )
+        elif engineer is not None:
+            # On call, but with no email address and no PagerDuty or webhook configured.
+            _audit(
+                ticket,
+                "oncall.page_unreachable",
+                engineer=engineer.pk,
+                engineer_name=engineer.display_name,
+                rotation=rotation.name if rotation is not None else "",
+                region=ticket.region,
             )
         else:
             _audit(

@@ -109,6 +109,22 @@ def test_with_nobody_on_call_the_cs_lead_is_still_told_and_the_ticket_says_so(
     assert "Nobody could be paged: no on-call rotation covers this region." in notice.text_body
 
 
+def test_an_engineer_on_call_with_no_way_to_reach_them_is_not_recorded_as_paged(
+    acme: Any, world: World
+) -> None:
+    world.alice.user.email = ""
+    world.alice.user.save(update_fields=["email"])
+    make_rotation("Everyone", "", "UTC", world.alice)  # no PagerDuty key, no webhook
+    ticket = open_at(acme, NIGHT)
+    assert codes(ticket) == ["oncall.page_unreachable", "oncall.cs_lead_notified"]
+    assert ticket.audit.get(code="oncall.page_unreachable").data["engineer"] == world.alice.pk
+    assert outbox(ticket, OutboxKind.PAGE) == []
+    [notice] = outbox(ticket, OutboxKind.CS_LEAD_NOTICE)
+    assert "has been paged" not in notice.text_body
+    assert "is on call but has no email address" in notice.text_body
+    assert "is on call but has no email address" in notice.html_body
+
+
 def test_a_rotation_before_its_first_hand_off_has_nobody_on_call(acme: Any, world: World) -> None:
     rotation = make_rotation("EU on call", "eu", "Europe/Paris", world.alice)
     Rotation.objects.filter(pk=rotation.pk).update(starts_on=date(2025, 6, 2))

@@ -143,6 +143,11 @@ def test_a_retry_after_date_is_honoured_and_capped() -> None:
     dated = Response(429, {"retry-after": "Tue, 04 Mar 2025 03:05:00 GMT"}, "")
     assert dated.retry_after(now=now) == timedelta(minutes=5)
     assert Response(429, {"retry-after": "soon"}, "").retry_after(now=now) is None
+    # An absurd value must not overflow (it would abort the whole delivery batch).
+    huge = Response(429, {"retry-after": "99999999999999"}, "")
+    assert huge.retry_after(now=now) == timedelta(days=1)
+    far = Response(429, {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, "")
+    assert far.retry_after(now=now) == timedelta(days=1)
     assert paging.backoff(1) == timedelta(seconds=30)
     assert paging.backoff(20) == timedelta(minutes=15)
 
