@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -78,8 +81,40 @@ _ENTITLEMENT_SQL = """
 """
 
 
+# Set by `entitlements_remembered`: (organisation instance, day) -> what entitlement_on found.
+_remembered: ContextVar[dict[tuple[int, int, date], Entitlement | None] | None] = ContextVar(
+    "customers_remembered_entitlements", default=None
+)
+
+
+@contextmanager
+def entitlements_remembered() -> Iterator[None]:
+    """Within the block, entitlement_on answers a repeated question from the first answer.
+
+    For one unit of work in one transaction that asks the same thing twice (mail to ticket
+    reads the email severity, then ticket_open the entitlement); never for longer, since
+    subscriptions and policy versions change.
+    """
+    token = _remembered.set({})
+    try:
+        yield
+    finally:
+        _remembered.reset(token)
+
+
 def entitlement_on(*, organisation: Organisation, on: date) -> Entitlement | None:
     """The subscription in force and its policy version, in one query."""
+    remembered = _remembered.get()
+    if remembered is None:
+        return _entitlement_on(organisation, on)
+    # The instance's identity too: the subscription returned points to the caller's instance.
+    key = (id(organisation), organisation.pk, on)
+    if key not in remembered:
+        remembered[key] = _entitlement_on(organisation, on)
+    return remembered[key]
+
+
+def _entitlement_on(organisation: Organisation, on: date) -> Entitlement | None:
     day = on.isoformat()
     rows = list(Subscription.objects.raw(_ENTITLEMENT_SQL, [day, organisation.pk, day, day]))
     if not rows:

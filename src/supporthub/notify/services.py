@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from html import unescape
 from typing import Any
@@ -84,10 +87,48 @@ def _enqueue(
     _store(row)
 
 
+# Set while a batch writer (the inbox) commits many small transactions: their outbox wake-ups
+# are collected here and sent once, when the batch ends, instead of once per transaction.
+_batched_wakes: ContextVar[list[bool] | None] = ContextVar("outbox_batched_wakes", default=None)
+
+
+@contextmanager
+def outbox_wakes_batched() -> Iterator[None]:
+    """Wake the outbox's worker once, at the end of the block, for every mail committed in it.
+
+    Mail enqueued in a transaction that commits inside the block is woken for when the block
+    exits (rolled back transactions wake nobody); the rows are durable either way, and the
+    reconciler finds them if the process dies before the end of the block. Nesting is allowed:
+    the outermost block wakes.
+    """
+    if _batched_wakes.get() is not None:
+        yield
+        return
+    committed: list[bool] = []
+    token = _batched_wakes.set(committed)
+    try:
+        yield
+    finally:
+        _batched_wakes.reset(token)
+        if committed:
+            wake()
+
+
+def _wake_after_commit() -> None:
+    committed = _batched_wakes.get()
+    if committed is None:
+        wake()
+    else:
+        committed.append(True)
+
+
 def _store(row: OutboxMessage) -> None:
     # The same event enqueued twice (a retried handler) keeps the first row: one event, one mail.
     OutboxMessage.objects.bulk_create([row], ignore_conflicts=True)
-    transaction.on_commit(wake, robust=True)
+    if _batched_wakes.get() is None:
+        transaction.on_commit(wake, robust=True)
+    else:
+        transaction.on_commit(_wake_after_commit, robust=True)
 
 
 def outbox_enqueue(

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from supporthub.intake.email.models import InboundMessage, InboundState, Source
 from supporthub.intake.email.outcome import MailOutcome, MailUnprocessable
+from supporthub.notify.services import outbox_wakes_batched
 from supporthub.worker import wake
 
 logger = logging.getLogger(__name__)
@@ -220,15 +221,47 @@ def _claim(*, now: datetime, limit: int) -> list[int]:
         return ids
 
 
-def _start(pk: int, claimed_at: datetime) -> bool:
-    # Counted, and committed, before the attempt: an attempt that kills its worker still counts.
-    # The claim is re-stamped so a slow batch's later rows are not taken for a dead worker's;
-    # a row whose claim another worker took over is left to that worker.
-    return bool(
-        InboundMessage.objects.filter(
-            pk=pk, state=InboundState.STORED, claimed_at=claimed_at
-        ).update(attempts=F("attempts") + 1, claimed_at=max(claimed_at, timezone.now()))
-    )
+def _start(pk: int, claimed_at: datetime) -> InboundMessage | None:
+    """Count the attempt and return the row to process; None when it is no longer ours.
+
+    Counted, and committed, before the attempt: an attempt that kills its worker still counts.
+    The claim is re-stamped so a slow batch's later rows are not taken for a dead worker's;
+    a row whose claim another worker took over is left to that worker.
+    """
+    stamp = max(claimed_at, timezone.now())
+    if _can_return_from_update():
+        # One statement instead of an UPDATE and a SELECT: the row as this UPDATE left it
+        # (committed, autocommit), exactly what the SELECT that followed it used to read.
+        meta = InboundMessage._meta
+        quote = db_connection.ops.quote_name
+        columns = ", ".join(quote(f.column) for f in meta.concrete_fields)
+        rows = list(
+            InboundMessage.objects.raw(
+                f"UPDATE {quote(meta.db_table)} "  # noqa: S608 - names from the model only
+                f"SET {quote('attempts')} = {quote('attempts')} + 1, {quote('claimed_at')} = %s "
+                f"WHERE {quote('id')} = %s AND {quote('state')} = %s "
+                f"AND {quote('claimed_at')} = %s RETURNING {columns}",
+                [stamp, pk, str(InboundState.STORED), claimed_at],
+            )
+        )
+        return rows[0] if rows else None
+    started = InboundMessage.objects.filter(
+        pk=pk, state=InboundState.STORED, claimed_at=claimed_at
+    ).update(attempts=F("attempts") + 1, claimed_at=stamp)
+    if not started:
+        return None
+    return InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).first()
+
+
+def _can_return_from_update() -> bool:
+    """UPDATE ... RETURNING: PostgreSQL, and SQLite from 3.35."""
+    if db_connection.vendor == "postgresql":
+        return True
+    if db_connection.vendor == "sqlite":
+        import sqlite3
+
+        return sqlite3.sqlite_version_info >= (3, 35)
+    return False
 
 
 class _Superseded(Exception):
@@ -252,15 +285,14 @@ def _record(row: InboundMessage, outcome: MailOutcome) -> bool:
     )
 
 
-def _process_one(pk: int) -> str:
-    """Process one claimed message in one transaction; the state it was left in."""
-    from supporthub.intake.email.ticketing import mail_to_ticket
+def _process_one(row: InboundMessage) -> str:
+    """Process one started message in one transaction; the state it was left in."""
+    from supporthub.intake.email.ticketing import mail_to_ticket, transaction_of_its_own
 
-    row = InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).first()
-    if row is None:
-        return "skipped"  # another worker has done it
+    pk = row.pk
     try:
-        with transaction.atomic():
+        # Whatever raises out of this block rolls the whole transaction back.
+        with transaction.atomic(), transaction_of_its_own():
             if not _record(row, mail_to_ticket(inbound=row)):
                 raise _Superseded
     except _Superseded:
@@ -310,16 +342,20 @@ def inbox_process_due(*, limit: int = 50, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     ids = _claim(now=now, limit=limit)
-    for pk in ids:
-        try:
-            if _start(pk, now):
-                _process_one(pk)
-        except Exception as exc:  # noqa: BLE001 - one message must never stop the worker
+    # The acknowledgements committed by this batch wake the outbox's worker once, when the
+    # batch is done (a read, or a task row, per batch instead of per message).
+    with outbox_wakes_batched():
+        for pk in ids:
             try:
-                _failed(pk, exc)
-            except Exception:
-                # The database itself is failing: the claim lapses and the row is retried.
-                logger.exception("Could not record the failure of inbound message %s", pk)
+                row = _start(pk, now)
+                if row is not None:
+                    _process_one(row)
+            except Exception as exc:  # noqa: BLE001 - one message must never stop the worker
+                try:
+                    _failed(pk, exc)
+                except Exception:
+                    # The database itself is failing: the claim lapses and the row is retried.
+                    logger.exception("Could not record the failure of inbound message %s", pk)
     return len(ids)
 
 

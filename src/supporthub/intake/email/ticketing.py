@@ -42,6 +42,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parseaddr
@@ -57,7 +60,11 @@ from django.utils import timezone
 
 from supporthub.access import Viewer
 from supporthub.customers.models import Organisation, OrganisationMember, SupportContact
-from supporthub.customers.selectors import entitlement_on, local_date
+from supporthub.customers.selectors import (
+    entitlement_on,
+    entitlements_remembered,
+    local_date,
+)
 from supporthub.intake.email.models import InboundMessage, Source
 from supporthub.intake.email.outcome import Disposition, MailOutcome, MailUnprocessable
 from supporthub.intake.email.parsing import (
@@ -72,6 +79,7 @@ from supporthub.notify.services import outbox_enqueue
 from supporthub.notify.tokens import ReplyTokenInvalid, reply_address, reply_token_read
 from supporthub.tickets import services as tickets
 from supporthub.tickets.models import (
+    AuditEntry,
     BodyFormat,
     Channel,
     Message,
@@ -98,6 +106,20 @@ _SEVERITY_ASKED = re.compile(
 )
 
 
+_transaction_of_its_own: ContextVar[bool] = ContextVar("mail_transaction_of_its_own", default=False)
+
+
+@contextmanager
+def transaction_of_its_own() -> Iterator[None]:
+    """Declare that mail_to_ticket runs in a transaction that is rolled back whole if it
+    raises (the inbox's, which holds only it and the outcome's record): no savepoint then."""
+    token = _transaction_of_its_own.set(True)
+    try:
+        yield
+    finally:
+        _transaction_of_its_own.reset(token)
+
+
 def mail_to_ticket(*, inbound: InboundMessage) -> MailOutcome:
     """Turn a stored message into a ticket, a reply, or nothing (see the module docstring)."""
     mail = parse(bytes(inbound.raw))
@@ -116,7 +138,10 @@ def mail_to_ticket(*, inbound: InboundMessage) -> MailOutcome:
     if unproven and contacts:
         raise MailUnprocessable(unproven)
     # A savepoint: if anything below raises (MailUnprocessable included), none of it stays.
-    with transaction.atomic():
+    # (None inside `transaction_of_its_own`: the whole transaction is rolled back then.)
+    # The email severity and ticket_open read the same entitlement: one query, not two.
+    savepoint = not _transaction_of_its_own.get()
+    with transaction.atomic(savepoint=savepoint), entitlements_remembered():
         if not contacts:
             return _refuse(inbound, mail, sender, unproven=unproven)
         thread = _thread(inbound, mail, contacts)
@@ -414,31 +439,42 @@ def _open(
             f"Could not open a ticket for {contact.email}: {' '.join(exc.messages)}"
         ) from exc
     named = [t for t in thread.own_organisation if t.organisation_id == organisation.pk]
-    _audit_received(ticket, inbound, mail, contact, message=None, named=named)
+    # These audit entries are written in one INSERT with the acknowledgement's (in this order),
+    # or before the attachments when there are any (they write entries of their own).
+    entries = [_received_entry(ticket, inbound, mail, contact, message=None, named=named)]
     asked = _severity_asked(mail.subject)
     if asked is not None and asked < ticket.severity:
-        tickets.audit(
-            ticket=ticket,
-            code="mail.severity_requested",
-            at=inbound.received_at,
-            requested=asked,
-            severity=ticket.severity,
+        entries.append(
+            tickets.audit_entry(
+                ticket=ticket,
+                code="mail.severity_requested",
+                at=inbound.received_at,
+                requested=asked,
+                severity=ticket.severity,
+            )
         )
     if follow_up_of is not None:
-        tickets.audit(
-            ticket=ticket,
-            code="mail.follow_up_of_closed",
-            at=inbound.received_at,
-            closed_ticket=follow_up_of.pk,
-            reference=follow_up_of.reference,
+        entries.append(
+            tickets.audit_entry(
+                ticket=ticket,
+                code="mail.follow_up_of_closed",
+                at=inbound.received_at,
+                closed_ticket=follow_up_of.pk,
+                reference=follow_up_of.reference,
+            )
         )
-        tickets.audit(
-            ticket=follow_up_of,
-            code="mail.followed_up_in",
-            at=inbound.received_at,
-            ticket_id=ticket.pk,
-            reference=ticket.reference,
+        entries.append(
+            tickets.audit_entry(
+                ticket=follow_up_of,
+                code="mail.followed_up_in",
+                at=inbound.received_at,
+                ticket_id=ticket.pk,
+                reference=ticket.reference,
+            )
         )
+    if mail.files:
+        AuditEntry.objects.bulk_create(entries)
+        entries = []
     left_out = _attach(inbound, ticket, contact, mail.files, message=None)
     _acknowledge(
         inbound,
@@ -449,6 +485,7 @@ def _open(
         follow_up_of=follow_up_of,
         left_out=left_out,
         not_added_to=named,
+        audited_before=entries,
     )
     reason = f"Opened {ticket.reference} for {contact.email} at Severity {ticket.severity}."
     if follow_up_of is not None:
@@ -469,9 +506,23 @@ def _audit_received(
     message: Message | None,
     named: list[Ticket] | None = None,
 ) -> None:
+    _received_entry(ticket, inbound, mail, contact, message=message, named=named).save(
+        force_insert=True
+    )
+
+
+def _received_entry(
+    ticket: Ticket,
+    inbound: InboundMessage,
+    mail: ParsedMail,
+    contact: SupportContact,
+    *,
+    message: Message | None,
+    named: list[Ticket] | None = None,
+) -> AuditEntry:
     """What arrived, from whom, which stored mail holds it, and what was repaired on the way;
     `named`: tickets of the same organisation the mail referred to but could not join."""
-    tickets.audit(
+    return tickets.audit_entry(
         ticket=ticket,
         code="mail.received",
         actor=contact.user,
@@ -585,8 +636,10 @@ def _acknowledge(
     follow_up_of: Ticket | None,
     left_out: list[str],
     not_added_to: list[Ticket],
+    audited_before: list[AuditEntry],
 ) -> None:
-    """The ticket's one acknowledgement: reference, due time, and where Severity 1/2 go."""
+    """The ticket's one acknowledgement: reference, due time, and where Severity 1/2 go;
+    `audited_before`: entries not written yet, written first, in the same INSERT."""
     policy = ticket.policy_version.document()
     severity = next((s for s in policy.severities if s.level == ticket.severity), None)
     level = policy.support_levels.get(ticket.support_level)
@@ -622,13 +675,14 @@ def _acknowledge(
         ticket=ticket,
         headers=headers,
     )
-    tickets.audit(
+    acknowledged = tickets.audit_entry(
         ticket=ticket,
         code="mail.acknowledged",
         at=inbound.received_at,
         recipient=contact.email,
         severity=ticket.severity,
     )
+    AuditEntry.objects.bulk_create([*audited_before, acknowledged])
 
 
 def _auto_replied_recently(ticket: Ticket, recipient: str) -> bool:
