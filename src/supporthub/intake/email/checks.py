@@ -1,4 +1,4 @@
-"""System checks for inbound mail (`supporthub check`, and before `migrate`)."""
+"""Deployment checks for inbound mail (`supporthub check --deploy`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Tags, Warning, register
 
 
-@register(Tags.security)
+@register(Tags.security, deploy=True)
 def sender_authentication(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Without INBOUND_MAIL_AUTHSERV_ID, the From address of inbound mail is taken on trust."""
     if settings.INBOUND_MAIL_AUTHSERV_ID:
