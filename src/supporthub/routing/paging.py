@@ -46,6 +46,7 @@ from supporthub.sla import clocks
 from supporthub.sla.services import calendar_for
 from supporthub.staff.models import StaffMember
 from supporthub.tickets.models import AuditEntry, Status, Ticket
+from supporthub.tickets.services import audit
 
 logger = logging.getLogger(__name__)
 
@@ -123,11 +124,6 @@ def targets_of(rotation: Rotation | None) -> Targets:
 
 
 # -- writes in the caller's transaction ----------------------------------------------------------
-
-
-def _audit(ticket: Ticket, code: str, **data: Any) -> None:
-    # tickets.services.audit's twin: that module calls this one, so it cannot be imported here.
-    AuditEntry.objects.create(ticket=ticket, actor=None, code=code, data=data, at=timezone.now())
 
 
 def ticket_url(ticket: Ticket) -> str:
@@ -222,9 +218,9 @@ def page_after_hours(*, ticket: Ticket, policy: schema.Policy) -> Page | None:
                     },
                     ticket=ticket,
                 )
-            _audit(
-                ticket,
-                "oncall.paged",
+            audit(
+                ticket=ticket,
+                code="oncall.paged",
                 engineer=engineer.pk,
                 engineer_name=engineer.display_name,
                 rotation=rotation.name if rotation is not None else "",
@@ -233,18 +229,18 @@ def page_after_hours(*, ticket: Ticket, policy: schema.Policy) -> Page | None:
             )
         elif engineer is not None:
             # On call, but with no email address and no PagerDuty or webhook configured.
-            _audit(
-                ticket,
-                "oncall.page_unreachable",
+            audit(
+                ticket=ticket,
+                code="oncall.page_unreachable",
                 engineer=engineer.pk,
                 engineer_name=engineer.display_name,
                 rotation=rotation.name if rotation is not None else "",
                 region=ticket.region,
             )
         else:
-            _audit(
-                ticket,
-                "oncall.nobody_on_call",
+            audit(
+                ticket=ticket,
+                code="oncall.nobody_on_call",
                 rotation=rotation.name if rotation is not None else "",
                 region=ticket.region,
                 transports=list(transports),
@@ -268,9 +264,9 @@ def page_after_hours(*, ticket: Ticket, policy: schema.Policy) -> Page | None:
         code = "oncall.cs_lead_notified" if role == "cs_lead" else "oncall.staff_notified"
         if not people:
             code = "oncall.nobody_to_notify"
-        _audit(
-            ticket,
-            code,
+        audit(
+            ticket=ticket,
+            code=code,
             role=role,
             staff=[p.pk for p in people],
             names=[p.display_name for p in people],
@@ -311,7 +307,7 @@ def page_resolve(*, ticket: Ticket) -> bool:
             },
             ticket=ticket,
         )
-    _audit(ticket, "oncall.resolved", status=ticket.status, transports=transports)
+    audit(ticket=ticket, code="oncall.resolved", status=ticket.status, transports=transports)
     return True
 
 
@@ -322,7 +318,7 @@ def page_acknowledge(*, page: Page, why: str) -> bool:
     ):
         return False
     transports = _follow_up(page, PageAction.ACKNOWLEDGE)
-    _audit(page.ticket, "oncall.acknowledged", why=why, transports=transports)
+    audit(ticket=page.ticket, code="oncall.acknowledged", why=why, transports=transports)
     return True
 
 
@@ -549,9 +545,9 @@ def _deliver(row: PageDelivery, *, now: datetime) -> None:
             claimed_at=None,
             sent_at=timezone.now(),
         )
-        _audit(
-            row.page.ticket,
-            "oncall.page_delivered",
+        audit(
+            ticket=row.page.ticket,
+            code="oncall.page_delivered",
             transport=row.transport,
             action=row.action,
             attempts=attempts,
@@ -593,9 +589,9 @@ def _finish(
         next_attempt_at=now if give_up or retry is None else now + retry,
     )
     if done and give_up:
-        _audit(
-            row.page.ticket,
-            "oncall.page_failed",
+        audit(
+            ticket=row.page.ticket,
+            code="oncall.page_failed",
             transport=row.transport,
             action=row.action,
             attempts=attempts,

@@ -53,9 +53,9 @@ def audit(
     *, ticket: Ticket, code: str, actor: Actor = None, at: datetime | None = None, **data: Any
 ) -> AuditEntry:
     """Record a change with a stable code (never a translated label)."""
-    return AuditEntry.objects.create(
-        ticket=ticket, actor=actor_user(actor), code=code, data=data, at=at or timezone.now()
-    )
+    entry = audit_entry(ticket=ticket, code=code, actor=actor, at=at, **data)
+    entry.save(force_insert=True)
+    return entry
 
 
 def audit_entry(
