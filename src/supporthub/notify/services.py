@@ -53,8 +53,19 @@ def _thread_headers(ticket: Ticket, contact: SupportContact, *, automatic: bool)
     return headers
 
 
-def _ticket_url(ticket: Ticket) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("portal:ticket", args=[ticket.pk])
+def public_url(viewname: str, *args: Any) -> str:
+    """An absolute link for mail and pages sent out (PUBLIC_BASE_URL + the path)."""
+    return settings.PUBLIC_BASE_URL + reverse(viewname, args=args)
+
+
+def portal_ticket_url(ticket: Ticket) -> str:
+    """The customer's page of the ticket in the Support Hub."""
+    return public_url("portal:ticket", ticket.pk)
+
+
+def console_ticket_url(ticket: Ticket) -> str:
+    """The agent console's page of the ticket (for staff: warnings, pages, escalations)."""
+    return public_url("console:ticket", ticket.pk)
 
 
 def _enqueue(
@@ -71,7 +82,7 @@ def _enqueue(
         **context,
         "ticket": ticket,
         "contact": contact,
-        "url": _ticket_url(ticket),
+        "url": portal_ticket_url(ticket),
         "reference": ticket.reference,
     }
     row = OutboxMessage(
@@ -169,7 +180,8 @@ def outbox_enqueue(
     )
 
 
-def _when(at: datetime, zone: str) -> str:
+def mail_time(at: datetime, zone: str) -> str:
+    """An instant as customer mail gives it: local wall time with its zone, then UTC."""
     local = at.astimezone(ZoneInfo(zone))
     utc = at.astimezone(ZoneInfo("UTC"))
     return (
@@ -200,7 +212,7 @@ def outbox_enqueue_acknowledgement(*, ticket: Ticket) -> None:
             if severity is not None and severity.name
             else f"Severity {ticket.severity}",
             "target": target.describe() if target is not None else "",
-            "due": _when(due, zone) if due is not None else "",
+            "due": mail_time(due, zone) if due is not None else "",
             "zone": zone,
         },
         automatic=True,

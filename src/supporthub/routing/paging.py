@@ -23,13 +23,12 @@ from django.conf import settings
 from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
-from django.urls import reverse
 from django.utils import timezone
 
 from supporthub import http, worker
 from supporthub.notify import pagerduty, webhook
 from supporthub.notify.models import OutboxKind
-from supporthub.notify.services import outbox_enqueue
+from supporthub.notify.services import console_ticket_url, outbox_enqueue
 from supporthub.policies import schema
 from supporthub.routing.models import (
     DeliveryState,
@@ -44,7 +43,7 @@ from supporthub.routing.regions import region_calendar
 from supporthub.routing.selectors import rotations, turns_of
 from supporthub.sla import clocks
 from supporthub.sla.services import calendar_for
-from supporthub.staff.models import StaffMember
+from supporthub.staff.selectors import staff_with_role
 from supporthub.tickets.models import AuditEntry, Status, Ticket
 from supporthub.tickets.services import audit
 
@@ -126,11 +125,6 @@ def targets_of(rotation: Rotation | None) -> Targets:
 # -- writes in the caller's transaction ----------------------------------------------------------
 
 
-def ticket_url(ticket: Ticket) -> str:
-    """The agent console's page of the ticket: where a paged engineer starts."""
-    return settings.PUBLIC_BASE_URL + reverse("console:ticket", args=[ticket.pk])
-
-
 def _severity_name(ticket: Ticket, policy: schema.Policy) -> str:
     found = next((s.name for s in policy.severities if s.level == ticket.severity), "")
     return found or f"Severity {ticket.severity}"
@@ -139,15 +133,6 @@ def _severity_name(ticket: Ticket, policy: schema.Policy) -> str:
 def _local(at: datetime, zone: str) -> str:
     local = at.astimezone(ZoneInfo(zone))
     return f"{local:%a %d %b %Y, %H:%M} {local.tzname()}"
-
-
-def _holders(role: str) -> list[StaffMember]:
-    return list(
-        StaffMember.objects.filter(is_active=True, roles__code=role)
-        .select_related("user")
-        .distinct()
-        .order_by("display_name", "pk")
-    )
 
 
 def wake() -> None:
@@ -190,7 +175,7 @@ def page_after_hours(*, ticket: Ticket, policy: schema.Policy) -> Page | None:
     context = {
         "ticket": ticket,
         "reference": ticket.reference,
-        "url": ticket_url(ticket),
+        "url": console_ticket_url(ticket),
         "severity": _severity_name(ticket, policy),
         "organisation": ticket.organisation.name,
         "region": region_name,
@@ -246,7 +231,7 @@ def page_after_hours(*, ticket: Ticket, policy: schema.Policy) -> Page | None:
                 transports=list(transports),
             )
     for role in (r for r in roles if r != "on_call"):
-        people = [p for p in _holders(role) if p.user.email]
+        people = [p for p in staff_with_role(role) if p.user.email]
         for person in people:
             outbox_enqueue(
                 kind=OutboxKind.CS_LEAD_NOTICE,
@@ -301,7 +286,7 @@ def page_resolve(*, ticket: Ticket) -> bool:
             context={
                 "ticket": ticket,
                 "reference": ticket.reference,
-                "url": ticket_url(ticket),
+                "url": console_ticket_url(ticket),
                 "status": Status(ticket.status).label,
                 "engineer": engineer.display_name,
             },
@@ -451,7 +436,7 @@ def _details(page: Page, severity: str) -> dict[str, Any]:
             "severity_name": severity,
             "organisation": ticket.organisation.name,
             "received_at": ticket.received_at.isoformat(),
-            "url": ticket_url(ticket),
+            "url": console_ticket_url(ticket),
         },
         "region": page.region,
         "rotation": page.rotation.name if page.rotation is not None else "",
@@ -485,7 +470,7 @@ def _send(row: PageDelivery) -> http.Response:
             f"({ticket.organisation.name})",
             source=_source(),
             timestamp=ticket.received_at,
-            link=ticket_url(ticket),
+            link=console_ticket_url(ticket),
             link_text=f"{ticket.reference} in Support Hub",
             group=page.region,
             class_="after-hours urgent ticket",

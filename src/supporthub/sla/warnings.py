@@ -21,11 +21,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from supporthub.notify.models import OutboxKind
-from supporthub.notify.services import outbox_enqueue
+from supporthub.notify.services import console_ticket_url, outbox_enqueue
 from supporthub.sla.selectors import warnings_due
 from supporthub.sla.services import calendar_for, iso, warning_instants
 from supporthub.staff.models import StaffMember
@@ -219,7 +218,7 @@ def _enqueue(
         "point_at": _when(at, zone),
         "late": (now - due) if breached and now > due else None,
         "organisation": ticket.organisation.name,
-        "url": settings.PUBLIC_BASE_URL + reverse("console:ticket", args=[ticket.pk]),
+        "url": console_ticket_url(ticket),
     }
     for recipient, why in recipients:
         outbox_enqueue(

@@ -49,13 +49,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import getaddresses, parseaddr
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from supporthub.access import Viewer
@@ -75,7 +73,7 @@ from supporthub.intake.email.parsing import (
     strip_quoted_text,
 )
 from supporthub.notify.models import OutboxKind, OutboxMessage
-from supporthub.notify.services import outbox_enqueue
+from supporthub.notify.services import mail_time, outbox_enqueue, portal_ticket_url, public_url
 from supporthub.notify.tokens import ReplyTokenInvalid, reply_address, reply_token_read
 from supporthub.tickets import services as tickets
 from supporthub.tickets.models import (
@@ -591,15 +589,6 @@ def _attach(
 # --- automatic replies -------------------------------------------------------------------
 
 
-def _when(at: datetime, zone: str) -> str:
-    local = at.astimezone(ZoneInfo(zone))
-    utc = at.astimezone(UTC)
-    return (
-        f"{local:%A} {local.day} {local:%B %Y, %H:%M} {local.tzname()} "
-        f"({utc.day} {utc:%B %Y, %H:%M} UTC)"
-    )
-
-
 def _thread_headers(mail: ParsedMail, root: str | None = None) -> dict[str, str]:
     """Threads our reply under their message (and, for a ticket, under its root)."""
     headers: dict[str, str] = {}
@@ -616,14 +605,6 @@ def _thread_headers(mail: ParsedMail, root: str | None = None) -> dict[str, str]
             chain = chain[:1] + chain[-9:]
         headers["References"] = " ".join(chain)
     return headers
-
-
-def _ticket_url(ticket: Ticket) -> str:
-    return settings.PUBLIC_BASE_URL + reverse("portal:ticket", args=[ticket.pk])
-
-
-def _portal_new_url() -> str:
-    return settings.PUBLIC_BASE_URL + reverse("portal:new")
 
 
 def _acknowledge(
@@ -654,14 +635,16 @@ def _acknowledge(
         if severity is not None and severity.name
         else f"Severity {ticket.severity}",
         "target": target.describe() if target is not None else "",
-        "due": _when(due, zone) if due is not None else "",
-        "url": _ticket_url(ticket),
-        "new_url": _portal_new_url(),
+        "due": mail_time(due, zone) if due is not None else "",
+        "url": portal_ticket_url(ticket),
+        "new_url": public_url("portal:new"),
         "asked": asked if asked is not None and asked < ticket.severity else None,
         "follow_up_of": follow_up_of.reference if follow_up_of is not None else "",
         "left_out": left_out,
         "limit": _megabytes(settings.ATTACHMENT_MAX_BYTES),
-        "not_added_to": [{"reference": t.reference, "url": _ticket_url(t)} for t in not_added_to],
+        "not_added_to": [
+            {"reference": t.reference, "url": portal_ticket_url(t)} for t in not_added_to
+        ],
     }
     headers = _thread_headers(mail, root=f"<sh-{ticket.pk}@{settings.REPLY_DOMAIN}>")
     headers["Reply-To"] = reply_address(ticket, contact)
@@ -721,7 +704,7 @@ def _notify_left_out(
             "left_out": left_out,
             "limit": _megabytes(settings.ATTACHMENT_MAX_BYTES),
             "per_message": settings.ATTACHMENTS_PER_MESSAGE,
-            "url": _ticket_url(ticket),
+            "url": portal_ticket_url(ticket),
         },
         ticket=ticket,
         headers=headers,
@@ -792,7 +775,7 @@ def _refuse(
             "retired": retired is not None,
             "member": member is not None,
             "colleagues": colleagues,
-            "hub_url": settings.PUBLIC_BASE_URL + reverse("portal:tickets"),
+            "hub_url": public_url("portal:tickets"),
         },
         headers=_thread_headers(mail),
     )

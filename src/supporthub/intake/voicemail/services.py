@@ -17,7 +17,6 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from supporthub.access import Viewer
@@ -361,7 +360,7 @@ def _tell_refused(row: Voicemail, *, contact: SupportContact, reason: str) -> No
             "name": contact.name,
             "reason": reason,
             "recorded": f"{recorded:%A %d %B %Y, %H:%M} {recorded.tzname()}",
-            "hub_url": settings.PUBLIC_BASE_URL + reverse("portal:new"),
+            "hub_url": notify.public_url("portal:new"),
         },
     )
 
