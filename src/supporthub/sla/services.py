@@ -11,20 +11,20 @@ import numpy as np
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 
 from supporthub.businesstime import closures_from_ical, from_epoch_us, to_epoch_us
 from supporthub.customers.models import Organisation
 from supporthub.customers.selectors import local_date
 from supporthub.notify.models import OutboxKind
-from supporthub.notify.services import outbox_enqueue
+from supporthub.notify.services import outbox_enqueue, public_url
 from supporthub.policies import schema
 from supporthub.policies.models import PolicyVersion
 from supporthub.sla import clocks
 from supporthub.sla.models import Closure
 from supporthub.sla.selectors import running_clocks
-from supporthub.staff.models import Role, StaffMember
+from supporthub.staff.models import Role
+from supporthub.staff.selectors import staff_with_role
 from supporthub.tickets.models import OPEN_STATUSES, AuditEntry, FirstResponseStatus, Ticket
 
 
@@ -604,18 +604,13 @@ def closures_import_ical(
 def escalation_notify(*, ticket: Ticket, by: str) -> int:
     """Mail the active CS lead(s) that a ticket was escalated (by a person, or "" for the
     system), in the caller's transaction; one mail per lead per escalation. Returns how many."""
-    leads = (
-        StaffMember.objects.select_related("user")
-        .filter(is_active=True, roles__code=Role.CS_LEAD)
-        .exclude(user__email="")
-        .distinct()
-    )
+    leads = staff_with_role(Role.CS_LEAD).exclude(user__email="")
     context = {
         "ticket": ticket,
         "reference": ticket.reference,
         "reason": ticket.escalation_reason,
         "by": by,
-        "url": settings.PUBLIC_BASE_URL + reverse("console:hot_items"),
+        "url": public_url("console:hot_items"),
     }
     sent = 0
     for lead in leads:
