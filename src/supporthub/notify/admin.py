@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from supporthub.admin_base import ReadOnlyAdminMixin
 from supporthub.notify.models import OutboxMessage
 from supporthub.notify.services import outbox_retry
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin[OutboxMessage]):
+class OutboxMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[OutboxMessage]):
     """Read-only: the outbox is written by services; the one thing to do is retry failures."""
 
     list_display = [
@@ -30,15 +29,6 @@ class OutboxMessageAdmin(admin.ModelAdmin[OutboxMessage]):
     list_select_related = ["ticket"]
     actions = ["retry_failed"]
     readonly_fields = ["message_id"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         # Rows are never edited here, but retrying is a change: it needs the change permission.

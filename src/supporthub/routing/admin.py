@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from supporthub.admin_base import ReadOnlyAdminMixin
 from supporthub.routing.models import (
     Page,
     PageDelivery,
@@ -63,7 +64,7 @@ class DeliveryInline(admin.TabularInline[PageDelivery, Page]):
 
 
 @admin.register(Page)
-class PageAdmin(admin.ModelAdmin[Page]):
+class PageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Page]):
     """After-hours pages: written by the ticket services, read-only here."""
 
     list_display = ["created_at", "ticket", "region", "rotation", "engineer", "resolved_at"]
@@ -72,18 +73,9 @@ class PageAdmin(admin.ModelAdmin[Page]):
     search_fields = ["ticket__subject", "engineer__display_name"]
     inlines = [DeliveryInline]
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(PageDelivery)
-class PageDeliveryAdmin(admin.ModelAdmin[PageDelivery]):
+class PageDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[PageDelivery]):
     """Deliveries of pages to PagerDuty and webhooks; the one thing to do is retry failures."""
 
     list_display = [
@@ -101,15 +93,6 @@ class PageDeliveryAdmin(admin.ModelAdmin[PageDelivery]):
     list_select_related = ["page"]
     search_fields = ["delivery_id", "last_error"]
     actions = ["retry_failed"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         # Rows are never edited here, but retrying is a change: it needs the change permission.

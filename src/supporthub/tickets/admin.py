@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from supporthub.admin_base import ReadOnlyAdminMixin
 from supporthub.tickets.models import Attachment, AuditEntry, Message, Ticket
 
 
@@ -43,7 +44,7 @@ class AuditInline(admin.TabularInline[AuditEntry, Ticket]):
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin[Ticket]):
+class TicketAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Ticket]):
     """Read-only in the back office: tickets change through services, so clocks stay right."""
 
     list_display = [
@@ -65,12 +66,3 @@ class TicketAdmin(admin.ModelAdmin[Ticket]):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Ticket]:
         return super().get_queryset(request).select_related("organisation")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

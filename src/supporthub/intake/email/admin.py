@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -10,12 +8,13 @@ from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from supporthub.admin_base import ReadOnlyAdminMixin
 from supporthub.intake.email.models import InboundMessage
 from supporthub.intake.email.services import inbox_reprocess
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(admin.ModelAdmin[InboundMessage]):
+class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[InboundMessage]):
     """Read-only: mail is written by the sources; an admin reads, downloads and reprocesses."""
 
     list_display = [
@@ -36,15 +35,6 @@ class InboundMessageAdmin(admin.ModelAdmin[InboundMessage]):
     actions = ["reprocess"]
     exclude = ["raw"]
     readonly_fields = ["raw_message"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def has_reprocess_permission(self, request: HttpRequest) -> bool:
         # Rows are never edited here, but reprocessing is a change: it needs that permission.
