@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -46,3 +48,48 @@ def _waiting(task: Any) -> bool:
         # Runs as soon as a worker is free (not a delayed run, which waits).
         run_after__in=[get_date_max()],
     ).exists()
+
+
+class CoalescedWake:
+    """One wake-up for any number of requests made while the last one ran, from a thread of
+    its own: for a process that commits rows from several threads at a high rate (the SMTP
+    listener), so a flood of mail costs a wake-up per batch instead of a read per message.
+
+    Every `request()` is followed by a call to `wake` that starts after it (the event is
+    cleared before each call, so a request made during a call gets a call of its own): a row
+    committed before `request()` is seen by the task it wakes. The caller never waits.
+    """
+
+    def __init__(self, wake: Callable[[], None], *, name: str) -> None:
+        self._wake = wake
+        self._asked = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        self._asked.set()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop after one last call (harmless when nothing was asked: a wake-up finds nothing)."""
+        self._stopping = True
+        self._asked.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        from django.db import close_old_connections, connection
+
+        while True:
+            if not self._asked.wait(timeout=1.0):
+                connection.close()  # idle: no connection held open (nor a test database)
+                self._asked.wait()
+            self._asked.clear()
+            # A connection that broke since the last call (a database restart) is replaced.
+            close_old_connections()
+            try:
+                self._wake()
+            except Exception:  # noqa: BLE001 - the thread must outlive any one failure
+                logger.warning("Could not wake a worker; the reconciler will retry", exc_info=True)
+            if self._stopping:
+                connection.close()
+                return

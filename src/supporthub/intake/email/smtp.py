@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,7 +18,8 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 
 from supporthub.intake.email.models import Source
-from supporthub.intake.email.services import Stored, inbox_store
+from supporthub.intake.email.services import Stored, inbox_store, wake_inbox
+from supporthub.worker import CoalescedWake
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +29,9 @@ TRY_LATER = "451 4.3.0 The message could not be stored; please try again later"
 STORE_THREADS = 4
 
 
-def _store(raw: bytes, mailbox: str, mail_from: str, rcpt_tos: list[str]) -> Stored:
+def _store(
+    raw: bytes, mailbox: str, mail_from: str, rcpt_tos: list[str], waker: CoalescedWake
+) -> Stored:
     # A connection that broke since the last message (a database restart) is replaced.
     close_old_connections()
     try:
@@ -37,6 +41,7 @@ def _store(raw: bytes, mailbox: str, mail_from: str, rcpt_tos: list[str]) -> Sto
             mailbox=mailbox,
             envelope_sender=mail_from,
             envelope_recipients=rcpt_tos,
+            waker=waker.request,
         )
     except Exception:
         connection.close()  # the next message starts on a fresh connection
@@ -48,7 +53,10 @@ class InboxHandler:
 
     def __init__(self, *, mailbox: str, threads: int = STORE_THREADS) -> None:
         self.mailbox = mailbox
+        self.threads = threads
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="smtp-store")
+        # The storing threads ask; one thread wakes the inbox's worker for all of them.
+        self.waker = CoalescedWake(wake_inbox, name="smtp-wake")
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         raw = envelope.original_content or envelope.content
@@ -62,7 +70,7 @@ class InboxHandler:
         loop = asyncio.get_running_loop()
         try:
             stored = await loop.run_in_executor(
-                self.executor, _store, raw, self.mailbox, mail_from, rcpt_tos
+                self.executor, _store, raw, self.mailbox, mail_from, rcpt_tos, self.waker
             )
         except Exception:
             # Anything at all (not only database errors): aiosmtpd would answer an escaping
@@ -80,7 +88,21 @@ class InboxHandler:
         return f"{ACCEPTED} as {stored.message.pk}"
 
     def close(self) -> None:
+        # Each storing thread closes its own connection (Django's are per thread): one task
+        # per thread, held at a barrier until every thread has taken one.
+        threads = self.threads
+        barrier = threading.Barrier(threads)
+
+        def close_own_connection() -> None:
+            try:
+                barrier.wait(timeout=10)
+            finally:
+                connection.close()
+
+        for _ in range(threads):
+            self.executor.submit(close_own_connection)
         self.executor.shutdown(wait=True)
+        self.waker.close()
 
 
 def listener(*, host: str | None = None, port: int | None = None) -> Controller:

@@ -419,6 +419,7 @@ def _open(
         body, body_format = mail.text, BodyFormat.TEXT
     else:
         body, body_format = mail.html, BodyFormat.HTML if mail.html.strip() else BodyFormat.TEXT
+    opened: list[AuditEntry] = []  # written below, in the same INSERT as the entries after
     try:
         ticket = tickets.ticket_open(
             organisation=organisation,
@@ -431,6 +432,7 @@ def _open(
             actor=contact.user,
             body_format=body_format,
             acknowledge=False,
+            audit_into=opened,
         )
     except ValidationError as exc:
         raise MailUnprocessable(
@@ -439,7 +441,10 @@ def _open(
     named = [t for t in thread.own_organisation if t.organisation_id == organisation.pk]
     # These audit entries are written in one INSERT with the acknowledgement's (in this order),
     # or before the attachments when there are any (they write entries of their own).
-    entries = [_received_entry(ticket, inbound, mail, contact, message=None, named=named)]
+    entries = [
+        *opened,
+        _received_entry(ticket, inbound, mail, contact, message=None, named=named),
+    ]
     asked = _severity_asked(mail.subject)
     if asked is not None and asked < ticket.severity:
         entries.append(

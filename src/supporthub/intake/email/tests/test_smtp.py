@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -63,8 +64,15 @@ def test_a_message_sent_over_smtp_is_stored_raw_before_the_250(server: Controlle
 
 def test_a_stored_message_wakes_the_inbox_worker(server: Controller) -> None:
     _send(server, message(1))
+    _send(server, message(2))
 
+    # The listener's waker thread wakes the worker just after the 250: wait for it.
     queued = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    deadline = time.monotonic() + 10
+    while not queued.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.2)  # a second wake-up, were there one, would be written by now
+    # One wake-up waiting is enough for both messages (the second found it READY).
     assert list(queued.values_list("task_path", flat=True)) == [
         "supporthub.intake.email.tasks.process_inbox"
     ]

@@ -1,0 +1,80 @@
+"""CoalescedWake: every request is followed by a wake-up that starts after it; many requests
+made while one runs share the next."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from supporthub.worker import CoalescedWake
+
+# The waker calls close_old_connections from its own thread: allow database access there.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
+def test_a_request_is_followed_by_a_wake_up_that_starts_after_it() -> None:
+    starts: list[float] = []
+    waker = CoalescedWake(lambda: starts.append(time.monotonic()), name="test-wake")
+    try:
+        for _ in range(20):
+            asked = time.monotonic()
+            waker.request()
+            _until(lambda asked=asked: bool(starts) and starts[-1] >= asked)  # type: ignore[misc]
+            assert starts[-1] >= asked
+    finally:
+        waker.close()
+
+
+def test_requests_made_while_a_wake_up_runs_share_the_next_one() -> None:
+    running = threading.Event()
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow_wake() -> None:
+        calls.append(1)
+        running.set()
+        release.wait(10)
+
+    waker = CoalescedWake(slow_wake, name="test-wake")
+    try:
+        waker.request()
+        assert running.wait(10)
+        for _ in range(500):  # a flood, while the first wake-up is still running
+            waker.request()
+        release.set()
+        _until(lambda: len(calls) >= 2)
+        time.sleep(0.1)
+        # The flood began after the first call started: one more call serves all of it.
+        assert len(calls) == 2
+    finally:
+        release.set()
+        waker.close()
+
+
+def test_a_failing_wake_up_does_not_stop_the_waker() -> None:
+    calls: list[int] = []
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("the broker is down")
+
+    waker = CoalescedWake(flaky, name="test-wake")
+    try:
+        waker.request()
+        _until(lambda: len(calls) == 1)
+        time.sleep(0.05)
+        waker.request()
+        _until(lambda: len(calls) == 2)
+        assert len(calls) == 2
+    finally:
+        waker.close()
