@@ -83,103 +83,120 @@ def ticket_open(
     external_id: str = "",
     enforce_channel: bool = True,
     acknowledge: bool = True,
+    audit_into: list[AuditEntry] | None = None,
 ) -> Ticket:
     """Open a ticket under the policy, subscription and severity in force at receipt.
 
     `enforce_channel=False` is for imported history only: what happened, happened.
+    `audit_into`: the opening's audit entries are appended there, unsaved, for a caller that
+    writes them with entries of its own in one INSERT (an after-hours page writes them first).
+    Refusals (ValidationError) are raised before anything is written. The writes take no
+    savepoint inside a caller's transaction: a database error there rolls back to the
+    caller's savepoint, or the caller's whole transaction.
     """
+    from supporthub.routing.paging import after_hours_roles, page_after_hours
+
     received_at = received_at or timezone.now()
-    with transaction.atomic():
-        received_on = local_date(organisation, received_at)
-        entitlement = entitlement_on(organisation=organisation, on=received_on)
-        if entitlement is None:
-            raise ValidationError(
-                f"{organisation.name} has no subscription in force on {received_on.isoformat()}.",
-                code="no_subscription",
-            )
-        policy = entitlement.policy
-        if requester is not None and (
-            requester.organisation_id != organisation.pk or not requester.is_active
-        ):
-            raise ValidationError(
-                {
-                    "requester": f"{requester.name} is not an active Support Contact of "
-                    f"{organisation.name}."
-                }
-            )
-        known = [s.level for s in policy.severities]
-        if severity not in known:
-            raise ValidationError(
-                {
-                    "severity": f"{policy.name} has no severity {severity} (known: "
-                    f"{', '.join(map(str, known))})."
-                }
-            )
-        asked = severity
-        rule = policy.channels.get(channel) if enforce_channel else None
-        if rule is not None:
-            if rule.forced_severity is not None:
-                severity = rule.forced_severity
-            elif severity not in rule.allowed_severities:
-                allowed = ", ".join(map(str, rule.allowed_severities))
-                raise ValidationError(
-                    {
-                        "severity": rule.message
-                        or f"Severity {severity} cannot be opened through "
-                        f"{Channel(channel).label}; this channel accepts severity {allowed}."
-                    }
-                )
-        ticket = Ticket(
-            organisation=organisation,
-            requester=requester,
-            subject=subject.strip(),
-            body=body,
-            body_format=body_format,
-            external_id=external_id,
-            severity=severity,
-            type=type,
-            channel=channel,
-            received_at=received_at,
-            policy_version=entitlement.policy_version,
-            subscription=entitlement.subscription,
-            support_level=entitlement.support_level.key,
+    # Everything that can refuse the ticket is checked before the first write (and outside
+    # the transaction: a refusal leaves a caller's transaction usable).
+    received_on = local_date(organisation, received_at)
+    entitlement = entitlement_on(organisation=organisation, on=received_on)
+    if entitlement is None:
+        raise ValidationError(
+            f"{organisation.name} has no subscription in force on {received_on.isoformat()}.",
+            code="no_subscription",
         )
-        sla.first_response_start(ticket=ticket, policy=policy, organisation=organisation)
-        region = region_for(policy, received_at)
-        ticket.region = region.key if region is not None else ""
-        # The related rows are in hand: skip full_clean's one existence query per foreign key.
-        ticket.full_clean(exclude=_TICKET_FKS)
+    policy = entitlement.policy
+    if requester is not None and (
+        requester.organisation_id != organisation.pk or not requester.is_active
+    ):
+        raise ValidationError(
+            {
+                "requester": f"{requester.name} is not an active Support Contact of "
+                f"{organisation.name}."
+            }
+        )
+    known = [s.level for s in policy.severities]
+    if severity not in known:
+        raise ValidationError(
+            {
+                "severity": f"{policy.name} has no severity {severity} (known: "
+                f"{', '.join(map(str, known))})."
+            }
+        )
+    asked = severity
+    rule = policy.channels.get(channel) if enforce_channel else None
+    if rule is not None:
+        if rule.forced_severity is not None:
+            severity = rule.forced_severity
+        elif severity not in rule.allowed_severities:
+            allowed = ", ".join(map(str, rule.allowed_severities))
+            raise ValidationError(
+                {
+                    "severity": rule.message
+                    or f"Severity {severity} cannot be opened through "
+                    f"{Channel(channel).label}; this channel accepts severity {allowed}."
+                }
+            )
+    ticket = Ticket(
+        organisation=organisation,
+        requester=requester,
+        subject=subject.strip(),
+        body=body,
+        body_format=body_format,
+        external_id=external_id,
+        severity=severity,
+        type=type,
+        channel=channel,
+        received_at=received_at,
+        policy_version=entitlement.policy_version,
+        subscription=entitlement.subscription,
+        support_level=entitlement.support_level.key,
+    )
+    sla.first_response_start(ticket=ticket, policy=policy, organisation=organisation)
+    region = region_for(policy, received_at)
+    ticket.region = region.key if region is not None else ""
+    # The related rows are in hand: skip full_clean's one existence query per foreign key.
+    ticket.full_clean(exclude=_TICKET_FKS)
+    with transaction.atomic(savepoint=False):
         ticket.save()
-        audit(
-            ticket=ticket,
-            code="ticket.opened",
-            actor=actor,
-            at=received_at,
-            channel=channel,
-            severity=severity,
-            policy_version=entitlement.policy_version.pk,
-            support_level=ticket.support_level,
-            first_response_due_at=sla.iso(ticket.first_response_due_at),
-            region=ticket.region,
-        )
-        if asked != severity:
-            audit(
+        opened = [
+            audit_entry(
                 ticket=ticket,
-                code="ticket.severity_forced_by_channel",
+                code="ticket.opened",
                 actor=actor,
                 at=received_at,
                 channel=channel,
-                requested=asked,
                 severity=severity,
+                policy_version=entitlement.policy_version.pk,
+                support_level=ticket.support_level,
+                first_response_due_at=sla.iso(ticket.first_response_due_at),
+                region=ticket.region,
             )
+        ]
+        if asked != severity:
+            opened.append(
+                audit_entry(
+                    ticket=ticket,
+                    code="ticket.severity_forced_by_channel",
+                    actor=actor,
+                    at=received_at,
+                    channel=channel,
+                    requested=asked,
+                    severity=severity,
+                )
+            )
+        # After-hours urgent (seed 000): page the on-call engineer, notify the CS lead.
+        # Imported history (enforce_channel=False) was handled long ago: it pages nobody.
+        pages = enforce_channel and bool(after_hours_roles(policy=policy, ticket=ticket))
+        if audit_into is None or pages:
+            AuditEntry.objects.bulk_create(opened)
+        else:
+            audit_into.extend(opened)
         # Outbound mail: the acknowledgement goes to the outbox in this transaction.
         if acknowledge:
             notify.outbox_enqueue_acknowledgement(ticket=ticket)
-        # After-hours urgent (seed 000): page the on-call engineer, notify the CS lead.
-        # Imported history (enforce_channel=False) was handled long ago: it pages nobody.
-        if enforce_channel:
-            from supporthub.routing.paging import page_after_hours
-
+        if pages:
             page_after_hours(ticket=ticket, policy=policy)
         return ticket
 

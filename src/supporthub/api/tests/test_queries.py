@@ -28,8 +28,8 @@ def test_creating_a_ticket_takes_six_queries_and_two_for_its_acknowledgement_mai
     world: World, org_api: Api
 ) -> None:
     """As in production (no test transaction around the request): token with its
-    organisation, requester, then ticket_open's entitlement, closures, ticket and audit entry
-    in one transaction: six. The acknowledgement mail adds its outbox row in that same
+    organisation, requester, ticket_open's entitlement and closures, then the ticket and its
+    audit entry in one transaction: six. The acknowledgement mail adds its outbox row in that same
     transaction (so the mail exists exactly when the ticket does) and, after COMMIT, a look
     for a wake-up already waiting for a worker (the warm-up's), else a task row."""
     org_api.post("/api/tickets", new_ticket(world, subject="warm-up"))  # token use, caches
@@ -41,7 +41,7 @@ def test_creating_a_ticket_takes_six_queries_and_two_for_its_acknowledgement_mai
     assert len(data) == 8, "\n".join(statements)
     shape = [s.split()[0].upper() for s in statements]
     assert shape == [
-        *["SELECT", "SELECT", "BEGIN", "SELECT", "SELECT", "INSERT", "INSERT"],
+        *["SELECT", "SELECT", "SELECT", "SELECT", "BEGIN", "INSERT", "INSERT"],
         *["INSERT", "COMMIT", "SELECT"],
     ]
     assert '"api_apitoken"' in data[0] and '"customers_organisation"' in data[0]
