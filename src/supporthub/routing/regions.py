@@ -7,15 +7,16 @@ from datetime import datetime
 
 from supporthub.policies import schema
 from supporthub.sla import clocks
-from supporthub.sla.models import Closure
+from supporthub.sla.services import closures_cached
 
 
-def region_calendar(region: schema.Region) -> clocks.CalendarKey:
-    """A region's own hours, zone, national holidays and its country's company closures."""
-    closed = frozenset(
-        Closure.objects.filter(holiday_country=region.holiday_country).values_list(
-            "date", flat=True
-        )
+def region_calendar(
+    region: schema.Region, *, calendar_stamp: str | None = None
+) -> clocks.CalendarKey:
+    """A region's own hours, zone, national holidays and its country's company closures
+    (`calendar_stamp`: see closures_cached)."""
+    closed = closures_cached(
+        organisation=None, holiday_country=region.holiday_country, stamp=calendar_stamp
     )
     return clocks.CalendarKey(
         hours=region.hours,
@@ -26,12 +27,15 @@ def region_calendar(region: schema.Region) -> clocks.CalendarKey:
     )
 
 
-def region_for(policy: schema.Policy, at: datetime) -> schema.Region | None:
+def region_for(
+    policy: schema.Policy, at: datetime, *, calendar_stamp: str | None = None
+) -> schema.Region | None:
     """The region on duty at `at`, else the next to open (the policy's order breaks ties);
     None when the policy names no regions."""
     best: tuple[datetime, int, schema.Region] | None = None
     for order, region in enumerate(policy.regions):
-        opens = clocks.calendar(region_calendar(region)).next_open(at)
+        calendar = region_calendar(region, calendar_stamp=calendar_stamp)
+        opens = clocks.calendar(calendar).next_open(at)
         if best is None or (opens, order) < best[:2]:
             best = (opens, order, region)
     return best[2] if best is not None else None

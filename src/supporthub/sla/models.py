@@ -45,3 +45,18 @@ class Closure(models.Model):
     def __str__(self) -> str:
         scope = self.holiday_country or str(self.organisation)
         return f"{self.date}: {self.name} ({scope})"
+
+
+class CalendarStamp(models.Model):
+    """One row whose token changes with every write to the closures table, committed with it.
+
+    Written by database triggers (migration 0002), so no write can forget it: the admin, a
+    queryset update, an iCalendar import, raw SQL. Ticket creation reads the token with the
+    entitlement (no query of its own) and keeps closures per process while it is unchanged.
+    A random token, not a counter: a rolled-back change can never reuse a value later.
+    """
+
+    token = models.CharField(max_length=40)
+
+    def __str__(self) -> str:
+        return self.token

@@ -35,15 +35,46 @@ def iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+# (organisation id or None, holiday country) -> (calendar stamp token, closed dates).
+_closures: dict[tuple[int | None, str], tuple[str, frozenset[date]]] = {}
+_CLOSURES_KEPT = 10_000
+
+
+def closures_cached(
+    *, organisation: Organisation | None, holiday_country: str, stamp: str | None
+) -> frozenset[date]:
+    """The closed dates of an organisation (or of a holiday country alone, with None), read
+    again only when `stamp` (the CalendarStamp token read in the caller's query) changed.
+
+    Dates read after the stamp are at least as new as it: kept under it, they are never older
+    than what a reader of that stamp should see. Without a stamp, always read.
+    """
+    key = (organisation.pk if organisation is not None else None, holiday_country)
+    if stamp is not None:
+        kept = _closures.get(key)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+    scope = Q(holiday_country=holiday_country)
+    if organisation is not None:
+        scope |= Q(organisation=organisation)
+    dates = frozenset(Closure.objects.filter(scope).values_list("date", flat=True))
+    if stamp is not None:
+        if len(_closures) >= _CLOSURES_KEPT:
+            _closures.clear()
+        _closures[key] = (stamp, dates)
+    return dates
+
+
 def closures_for(*, organisation: Organisation, holiday_country: str) -> frozenset[date]:
-    rows = Closure.objects.filter(
-        Q(organisation=organisation) | Q(holiday_country=holiday_country)
-    ).values_list("date", flat=True)
-    return frozenset(rows)
+    return closures_cached(organisation=organisation, holiday_country=holiday_country, stamp=None)
 
 
 def calendar_for(
-    *, organisation: Organisation, policy: schema.Policy, support_level: schema.SupportLevel
+    *,
+    organisation: Organisation,
+    policy: schema.Policy,
+    support_level: schema.SupportLevel,
+    stamp: str | None = None,
 ) -> clocks.CalendarKey:
     if organisation.holiday_country:
         country, subdivision = organisation.holiday_country, organisation.holiday_subdivision
@@ -54,21 +85,28 @@ def calendar_for(
         zone=support_level.hours.zone or organisation.time_zone,
         holiday_country=country,
         holiday_subdivision=subdivision or None,
-        closures=closures_for(organisation=organisation, holiday_country=country),
+        closures=closures_cached(organisation=organisation, holiday_country=country, stamp=stamp),
     )
 
 
 def first_response_start(
-    *, ticket: Ticket, policy: schema.Policy, organisation: Organisation
+    *,
+    ticket: Ticket,
+    policy: schema.Policy,
+    organisation: Organisation,
+    calendar_stamp: str | None = None,
 ) -> None:
-    """Set the due instant from the receipt time under the ticket's policy and severity."""
+    """Set the due instant from the receipt time under the ticket's policy and severity
+    (`calendar_stamp`: see closures_cached)."""
     level = policy.support_levels[ticket.support_level]
     target = level.targets.get(ticket.severity)
     if target is None:
         ticket.first_response_due_at = None
         ticket.first_response_status = FirstResponseStatus.NO_TARGET
         return
-    calendar = calendar_for(organisation=organisation, policy=policy, support_level=level)
+    calendar = calendar_for(
+        organisation=organisation, policy=policy, support_level=level, stamp=calendar_stamp
+    )
     ticket.first_response_due_at = clocks.due_at(calendar, target, ticket.received_at)
     ticket.first_response_status = FirstResponseStatus.PENDING
     ticket.sla_next_warning_at = next_warning_at(ticket=ticket, calendar=calendar, target=target)

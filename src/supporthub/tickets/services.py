@@ -153,8 +153,11 @@ def ticket_open(
         subscription=entitlement.subscription,
         support_level=entitlement.support_level.key,
     )
-    sla.first_response_start(ticket=ticket, policy=policy, organisation=organisation)
-    region = region_for(policy, received_at)
+    stamp = entitlement.calendar_stamp
+    sla.first_response_start(
+        ticket=ticket, policy=policy, organisation=organisation, calendar_stamp=stamp
+    )
+    region = region_for(policy, received_at, calendar_stamp=stamp)
     ticket.region = region.key if region is not None else ""
     # The related rows are in hand: skip full_clean's one existence query per foreign key.
     ticket.full_clean(exclude=_TICKET_FKS)
