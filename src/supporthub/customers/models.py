@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from supporthub.validators import (
     validate_country,
@@ -200,6 +201,8 @@ class SupportContact(models.Model):
         ]
         indexes = [
             models.Index(fields=["email"]),
+            # Mail and voicemail find the sender by address in any case (email__iexact).
+            models.Index(Upper("email"), name="support_contact_email_upper"),
             models.Index(fields=["phone"]),
         ]
 
