@@ -15,7 +15,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from supporthub.intake.email.models import Source
 from supporthub.intake.email.services import Stored, inbox_store, wake_inbox
@@ -53,10 +54,19 @@ class InboxHandler:
 
     def __init__(self, *, mailbox: str, threads: int = STORE_THREADS) -> None:
         self.mailbox = mailbox
-        self.threads = threads
+        self.lock = threading.Lock()
+        self.connections: list[BaseDatabaseWrapper] = []
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="smtp-store")
         # The storing threads ask; one thread wakes the inbox's worker for all of them.
         self.waker = CoalescedWake(wake_inbox, name="smtp-wake")
+
+    def _store(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> Stored:
+        """Runs on a storing thread: remembers that thread's connection for close()."""
+        wrapper = connections[DEFAULT_DB_ALIAS]  # this thread's own
+        with self.lock:
+            if not any(known is wrapper for known in self.connections):
+                self.connections.append(wrapper)
+        return _store(raw, self.mailbox, mail_from, rcpt_tos, self.waker)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         raw = envelope.original_content or envelope.content
@@ -70,7 +80,7 @@ class InboxHandler:
         loop = asyncio.get_running_loop()
         try:
             stored = await loop.run_in_executor(
-                self.executor, _store, raw, self.mailbox, mail_from, rcpt_tos, self.waker
+                self.executor, self._store, raw, mail_from, rcpt_tos
             )
         except Exception:
             # Anything at all (not only database errors): aiosmtpd would answer an escaping
@@ -88,20 +98,17 @@ class InboxHandler:
         return f"{ACCEPTED} as {stored.message.pk}"
 
     def close(self) -> None:
-        # Each storing thread closes its own connection (Django's are per thread): one task
-        # per thread, held at a barrier until every thread has taken one.
-        threads = self.threads
-        barrier = threading.Barrier(threads)
-
-        def close_own_connection() -> None:
-            try:
-                barrier.wait(timeout=10)
-            finally:
-                connection.close()
-
-        for _ in range(threads):
-            self.executor.submit(close_own_connection)
         self.executor.shutdown(wait=True)
+        # Django's connections are per thread: close each storing thread's from here (they
+        # are idle now), so no session outlives the listener (nor blocks a test database).
+        with self.lock:
+            wrappers, self.connections = self.connections, []
+        for wrapper in wrappers:
+            wrapper.inc_thread_sharing()
+            try:
+                wrapper.close()
+            finally:
+                wrapper.dec_thread_sharing()
         self.waker.close()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import smtplib
+import threading
 import time
 from collections.abc import Iterator
 
@@ -130,3 +131,25 @@ def test_unparseable_mail_is_still_accepted_and_stored(server: Controller) -> No
     row = InboundMessage.objects.get()
     assert bytes(row.raw) == raw
     assert row.message_id == ""
+
+
+def test_closing_the_listener_closes_every_storing_threads_connection() -> None:
+    controller = listener(host="127.0.0.1", port=free_port())
+    controller.start()
+    handler = controller.handler
+    assert isinstance(handler, smtp.InboxHandler)
+    try:
+        senders = [
+            threading.Thread(target=_send, args=(controller, message(n))) for n in range(1, 9)
+        ]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+        opened = list(handler.connections)
+        assert opened and all(wrapper.connection is not None for wrapper in opened)
+    finally:
+        controller.stop()
+        handler.close()
+    assert all(wrapper.connection is None for wrapper in opened)
+    assert InboundMessage.objects.count() == 8
