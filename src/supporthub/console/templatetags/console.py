@@ -169,6 +169,44 @@ def audit_detail(context: template.Context, entry: AuditEntry) -> str:
         return f"External id {d.get('external_id', '')}, opened {_when(d.get('opened_at'), zone)}"
     if code.startswith("oncall."):
         return _oncall_detail(code, d)
+    if code.startswith("mail."):
+        return _mail_detail(code, d)
+    if code.startswith("voicemail."):
+        return _voicemail_detail(code, d)
+    if code in ("sla.warning", "sla.breached"):
+        notified = ", ".join(d.get("notified") or []) or "nobody with an email"
+        return f"{d.get('point')}% of the target, due {_when(d.get('due_at'), zone)}; to {notified}"
+    return ""
+
+
+def _mail_detail(code: str, d: dict[str, Any]) -> str:
+    """Inbound mail entries (supporthub.intake.email.ticketing) in words."""
+    if code == "mail.received":
+        parts = [f"From {d.get('sender', '?')}, stored mail #{d.get('inbound', '?')}"]
+        if d.get("message_id"):
+            parts.append(f"Message-ID {d['message_id']}")
+        if d.get("named_tickets"):
+            parts.append("also named " + ", ".join(d["named_tickets"]) + " (not joined)")
+        parts += list(d.get("notes") or [])
+        return "; ".join(parts)
+    if code == "mail.acknowledged":
+        return f"To {d.get('recipient', '?')}, at Severity {d.get('severity')}"
+    if code == "mail.severity_requested":
+        return f"Asked for Severity {d.get('requested')}; opened at Severity {d.get('severity')}"
+    if code in ("mail.follow_up_of_closed", "mail.followed_up_in"):
+        return str(d.get("reference", ""))
+    if code == "mail.attachments_left_out":
+        return ", ".join(d.get("files") or [])
+    return ""
+
+
+def _voicemail_detail(code: str, d: dict[str, Any]) -> str:
+    """Voicemail entries (supporthub.intake.voicemail) in words."""
+    if code in ("voicemail.received", "voicemail.recording_added"):
+        return f"From {d.get('caller') or 'an unknown number'}, {d.get('duration') or 0} s"
+    if code == "voicemail.matched":
+        note = f": {d['note']}" if d.get("note") else ""
+        return f"Was in triage ({d.get('triage_reason', '')}){note}"
     return ""
 
 

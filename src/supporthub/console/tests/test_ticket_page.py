@@ -191,3 +191,29 @@ def test_freshness_notice_appears_once_someone_else_changes_the_ticket(
     assert "changed since you opened it" not in client.get(url, {"version": seen}).content.decode()
     services.ticket_assign(ticket=ticket, assignee=world.lee, viewer=viewer_of(world.lee))
     assert "changed since you opened it" in client.get(url, {"version": seen}).content.decode()
+
+
+def test_mail_entries_say_who_wrote_and_what_was_sent(world: World) -> None:
+    from supporthub.intake.email.models import Source
+    from supporthub.intake.email.services import inbox_store
+    from supporthub.intake.email.tests.mailtools import eml
+    from supporthub.intake.email.ticketing import mail_to_ticket
+
+    raw = eml(sender=f"Carol <{world.carol.email}>", subject="URGENT sev 1: checkout is down")
+    inbound = inbox_store(
+        raw=raw, source=Source.SMTP, mailbox="smtp://test", envelope_sender=world.carol.email
+    ).message
+    outcome = mail_to_ticket(inbound=inbound)
+    assert outcome.ticket_id is not None, outcome.reason
+
+    page = reverse("console:ticket", args=[outcome.ticket_id])
+    html = client_for(world.alice).get(page).content.decode()
+    trail = html[html.index("Audit trail") :]
+
+    assert "Email received" in trail
+    assert (
+        f"From {world.carol.email}, stored mail #{inbound.pk}; Message-ID &lt;m1@mail.example&gt;"
+        in trail
+    )
+    assert "Acknowledgement emailed" in trail and f"To {world.carol.email}, at Severity 3" in trail
+    assert "Asked for Severity 1; opened at Severity 3" in trail
