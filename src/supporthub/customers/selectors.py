@@ -71,8 +71,11 @@ def _entitlement(
 # (five correlated subqueries) cost more to compile than the database took to answer it.
 # The version's text is not fetched: it is loaded only if this process has not parsed it.
 # The closures' stamp rides along, so opening a ticket reads closures only when they changed.
-_ENTITLEMENT_SQL = """
-    SELECT s.*, p.key AS p_key, p.name AS p_name,
+# The subscription's columns are named (never s.*): a statement PostgreSQL has prepared keeps
+# working after a migration adds a column, instead of failing until its connection closes.
+_SUBSCRIPTION_COLUMNS = ", ".join(f's."{f.column}"' for f in Subscription._meta.concrete_fields)
+_ENTITLEMENT_SQL = f"""
+    SELECT {_SUBSCRIPTION_COLUMNS}, p.key AS p_key, p.name AS p_name,
            v.id AS v_id, v.effective_date AS v_effective_date, v.sha256 AS v_sha256,
            v.source_name AS v_source_name,
            (SELECT c.token FROM sla_calendarstamp c WHERE c.id = 1) AS calendar_stamp
@@ -85,7 +88,7 @@ _ENTITLEMENT_SQL = """
     WHERE s.organisation_id = %s AND s.term_start <= %s AND s.term_end >= %s
     ORDER BY s.term_start DESC, s.id DESC
     LIMIT 1
-"""
+"""  # noqa: S608 - the names interpolated are the model's own columns
 
 
 # Set by `entitlements_remembered`: (organisation instance, day) -> what entitlement_on found.

@@ -54,6 +54,8 @@ class CalendarStamp(models.Model):
     queryset update, an iCalendar import, raw SQL. Ticket creation reads the token with the
     entitlement (no query of its own) and keeps closures per process while it is unchanged.
     A random token, not a counter: a rolled-back change can never reuse a value later.
+    On SQLite a migration that rebuilds sla_closure (most field changes) drops its triggers:
+    such a migration must create them again (test_calendar_stamp checks they exist).
     """
 
     token = models.CharField(max_length=40)

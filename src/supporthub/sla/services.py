@@ -48,6 +48,8 @@ def closures_cached(
 
     Dates read after the stamp are at least as new as it: kept under it, they are never older
     than what a reader of that stamp should see. Without a stamp, always read.
+    A caller that writes closures must not pass a stamp it read before that write in the same
+    transaction (its uncommitted dates would be kept under the committed token).
     """
     key = (organisation.pk if organisation is not None else None, holiday_country)
     if stamp is not None:

@@ -90,6 +90,7 @@ class CoalescedWake:
                 self._wake()
             except Exception:  # noqa: BLE001 - the thread must outlive any one failure
                 logger.warning("Could not wake a worker; the reconciler will retry", exc_info=True)
-            if self._stopping:
+            # Stop only once no request came during that call (it may not have seen its row).
+            if self._stopping and not self._asked.is_set():
                 connection.close()
                 return

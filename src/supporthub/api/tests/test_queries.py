@@ -3,6 +3,8 @@ ticket itself; its acknowledgement mail adds two)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -35,7 +37,7 @@ def test_creating_a_ticket_takes_five_queries_and_two_for_its_acknowledgement_ma
     transaction (so the mail exists exactly when the ticket does) and, after COMMIT, a look
     for a wake-up already waiting for a worker (the warm-up's), else a task row."""
     # The flush before this transactional test emptied the stamp's table; migrate wrote it.
-    CalendarStamp.objects.get_or_create(pk=1, defaults={"token": "initial"})
+    CalendarStamp.objects.get_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
     org_api.post("/api/tickets", new_ticket(world, subject="warm-up"))  # token use, caches
     with CaptureQueriesContext(connection) as captured:
         response = org_api.post("/api/tickets", new_ticket(world, subject="counted"))

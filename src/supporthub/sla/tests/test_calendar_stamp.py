@@ -4,6 +4,7 @@ back, and a ticket opened after a change always sees it."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -26,7 +27,7 @@ TUESDAY = datetime(2025, 3, 4, 8, 0, tzinfo=NY)  # due 18:00 the same day at Gol
 @pytest.fixture(autouse=True)
 def _empty_cache(db: None) -> Iterator[None]:
     # A transactional test run before this one in the process flushed the row migrate wrote.
-    CalendarStamp.objects.get_or_create(pk=1, defaults={"token": "initial"})
+    CalendarStamp.objects.get_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
     sla._closures.clear()
     yield
     sla._closures.clear()
@@ -129,3 +130,21 @@ def test_without_the_stamp_row_closures_are_read_every_time() -> None:
     # The next write to the closures brings the row back (the triggers upsert it).
     Closure.objects.create(date=date(2025, 3, 6), name="Other", organisation=organisation)
     assert CalendarStamp.objects.filter(pk=1).exists()
+
+
+@pytest.mark.django_db
+def test_the_triggers_exist_after_every_migration() -> None:
+    # On SQLite a migration that rebuilds sla_closure drops them silently: this says so.
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'sla_closure'"
+            )
+            expected = {f"sla_closure_stamp_{event}" for event in ("insert", "update", "delete")}
+        else:
+            cursor.execute(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'sla_closure'::regclass "
+                "AND NOT tgisinternal"
+            )
+            expected = {"sla_closure_stamp"}
+        assert {row[0] for row in cursor.fetchall()} == expected

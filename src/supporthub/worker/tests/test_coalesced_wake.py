@@ -78,3 +78,25 @@ def test_a_failing_wake_up_does_not_stop_the_waker() -> None:
         assert len(calls) == 2
     finally:
         waker.close()
+
+
+def test_a_request_made_while_closing_still_gets_its_wake_up() -> None:
+    running = threading.Event()
+    release = threading.Event()
+    calls: list[int] = []
+
+    def slow_wake() -> None:
+        calls.append(1)
+        running.set()
+        release.wait(10)
+
+    waker = CoalescedWake(slow_wake, name="test-wake")
+    waker.request()
+    assert running.wait(10)
+    waker.request()  # during the first call: that call may not see this request's row
+    closing = threading.Thread(target=waker.close)
+    closing.start()
+    time.sleep(0.05)
+    release.set()
+    closing.join(10)
+    assert len(calls) == 2
