@@ -17,6 +17,7 @@ from ninja.utils import check_csrf
 from supporthub.access import Viewer, viewer_for
 from supporthub.api.models import ApiToken
 from supporthub.api.services import api_token_touch, token_hash
+from supporthub.prepared import Prepared
 
 
 class BearerToken(HttpBearer):
@@ -39,13 +40,19 @@ def _checked(viewer: Viewer, *, staff_only: bool) -> Viewer:
     return viewer
 
 
+# Every API request's token, with its organisation or staff login, compiled once.
+_TOKEN_BY_HASH: Prepared[ApiToken] = Prepared(
+    lambda key_hash: ApiToken.objects.select_related("organisation", "staff_user").filter(
+        key_hash=key_hash
+    ),
+    markers=["\x00key-hash\x00"],
+)
+
+
 def token_viewer(raw: str) -> Viewer:
     """The viewer a raw token acts as; 401 for unknown, revoked or orphaned tokens."""
-    token = (
-        ApiToken.objects.select_related("organisation", "staff_user")
-        .filter(key_hash=token_hash(raw))
-        .first()
-    )
+    found = _TOKEN_BY_HASH(token_hash(raw))
+    token = found[0] if found else None
     if token is None:
         raise AuthenticationError(message="Unknown API token.")
     if token.revoked_at is not None:
