@@ -74,11 +74,13 @@ def main() -> None:
             """
             INSERT INTO tickets_ticket (organisation_id, subject, body, severity, type, channel,
                 status, region, received_at, policy_version_id, subscription_id, support_level,
-                first_response_due_at, first_response_status, created_at, updated_at, version)
+                first_response_due_at, first_response_status, created_at, updated_at, version,
+                body_format, escalation_reason, external_id, out_of_scope, sla_warned_point)
             SELECT s.organisation_id, 'bench', '', 1 + (g %% 3), 'incident', 'hub', 'open', '',
                    %s::timestamptz + ((g::bigint * 7919) %% (14 * 86400)) * interval '1 second',
                    s.policy_version_id, s.id, s.support_level,
-                   %s::timestamptz, 'pending', now(), now(), 1
+                   %s::timestamptz, 'pending', now(), now(), 1,
+                   'text', '', '', '', 0
             FROM generate_series(1, %s) AS g
             JOIN (
                 SELECT row_number() OVER (ORDER BY sub.id) - 1 AS n, sub.id,
