@@ -7,24 +7,17 @@ import threading
 
 import pytest
 from django.db import connection
-from django.db.models import Value
-from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 
 from supporthub.customers.models import SupportContact
+from supporthub.intake.email.ticketing import _ACTIVE_CONTACTS_BY_EMAIL
 from supporthub.prepared import Prepared
 from supporthub.testing.world import World
 
 pytestmark = pytest.mark.django_db
 
-BY_EMAIL: Prepared[SupportContact] = Prepared(
-    lambda email: (
-        SupportContact.objects.alias(email_upper=Upper("email"))
-        .filter(email_upper=Upper(Value(email)), is_active=True)
-        .select_related("organisation", "user")
-    ),
-    markers=["\x00email\x00"],
-)
+# The one mail to ticket runs for every inbound message's sender.
+BY_EMAIL = _ACTIVE_CONTACTS_BY_EMAIL
 
 
 def test_it_finds_what_the_queryset_finds_with_its_related_objects(world: World) -> None:

@@ -21,6 +21,20 @@ def _until(condition: Callable[[], bool], seconds: float = 10.0) -> None:
         time.sleep(0.005)
 
 
+class _SlowWake:
+    """A wake-up that blocks until released: requests made meanwhile arrive during a call."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.running = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self) -> None:
+        self.calls.append(1)
+        self.running.set()
+        self.release.wait(10)
+
+
 def test_a_request_is_followed_by_a_wake_up_that_starts_after_it() -> None:
     starts: list[float] = []
     waker = CoalescedWake(lambda: starts.append(time.monotonic()), name="test-wake")
@@ -35,16 +49,9 @@ def test_a_request_is_followed_by_a_wake_up_that_starts_after_it() -> None:
 
 
 def test_requests_made_while_a_wake_up_runs_share_the_next_one() -> None:
-    running = threading.Event()
-    release = threading.Event()
-    calls: list[int] = []
-
-    def slow_wake() -> None:
-        calls.append(1)
-        running.set()
-        release.wait(10)
-
-    waker = CoalescedWake(slow_wake, name="test-wake")
+    slow = _SlowWake()
+    waker = CoalescedWake(slow, name="test-wake")
+    calls, running, release = slow.calls, slow.running, slow.release
     try:
         waker.request()
         assert running.wait(10)
@@ -81,16 +88,9 @@ def test_a_failing_wake_up_does_not_stop_the_waker() -> None:
 
 
 def test_a_request_made_while_closing_still_gets_its_wake_up() -> None:
-    running = threading.Event()
-    release = threading.Event()
-    calls: list[int] = []
-
-    def slow_wake() -> None:
-        calls.append(1)
-        running.set()
-        release.wait(10)
-
-    waker = CoalescedWake(slow_wake, name="test-wake")
+    slow = _SlowWake()
+    waker = CoalescedWake(slow, name="test-wake")
+    calls, running, release = slow.calls, slow.running, slow.release
     waker.request()
     assert running.wait(10)
     waker.request()  # during the first call: that call may not see this request's row
