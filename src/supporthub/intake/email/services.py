@@ -234,15 +234,9 @@ def _start(pk: int, claimed_at: datetime) -> InboundMessage | None:
     if _can_return_from_update():
         # One statement instead of an UPDATE and a SELECT: the row as this UPDATE left it
         # (committed, autocommit), exactly what the SELECT that followed it used to read.
-        meta = InboundMessage._meta
-        quote = db_connection.ops.quote_name
-        columns = ", ".join(quote(f.column) for f in meta.concrete_fields)
         rows = list(
             InboundMessage.objects.raw(
-                f"UPDATE {quote(meta.db_table)} "  # noqa: S608 - names from the model only
-                f"SET {quote('attempts')} = {quote('attempts')} + 1, {quote('claimed_at')} = %s "
-                f"WHERE {quote('id')} = %s AND {quote('state')} = %s "
-                f"AND {quote('claimed_at')} = %s RETURNING {columns}",
+                _start_sql(db_connection.vendor),
                 [stamp, pk, str(InboundState.STORED), claimed_at],
             )
         )
@@ -253,6 +247,20 @@ def _start(pk: int, claimed_at: datetime) -> InboundMessage | None:
     if not started:
         return None
     return InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).first()
+
+
+@functools.cache
+def _start_sql(vendor: str) -> str:
+    """The UPDATE ... RETURNING of _start, for the database `vendor` (its quoting)."""
+    meta = InboundMessage._meta
+    quote = db_connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in meta.concrete_fields)
+    return (
+        f"UPDATE {quote(meta.db_table)} "  # noqa: S608 - names from the model only
+        f"SET {quote('attempts')} = {quote('attempts')} + 1, {quote('claimed_at')} = %s "
+        f"WHERE {quote('id')} = %s AND {quote('state')} = %s "
+        f"AND {quote('claimed_at')} = %s RETURNING {columns}"
+    )
 
 
 def _can_return_from_update() -> bool:
@@ -274,8 +282,8 @@ def _record(row: InboundMessage, outcome: MailOutcome) -> bool:
     # Conditional on the row still being stored, in the transaction that holds what
     # mail_to_ticket wrote: of two workers that both processed it (a claim that lapsed
     # mid-way), the second finds it processed, and its ticket is rolled back.
-    # One statement written once (as _start's): compiling the ORM's UPDATE for every message
-    # cost more than running it.
+    # One statement written once per database (as _start's): compiling the ORM's UPDATE for
+    # every message cost more than running it.
     with db_connection.cursor() as cursor:
         cursor.execute(
             _record_sql(db_connection.vendor),
