@@ -67,10 +67,6 @@ def closures_cached(
     return dates
 
 
-def closures_for(*, organisation: Organisation, holiday_country: str) -> frozenset[date]:
-    return closures_cached(organisation=organisation, holiday_country=holiday_country, stamp=None)
-
-
 def calendar_for(
     *,
     organisation: Organisation,
