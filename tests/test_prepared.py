@@ -10,14 +10,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from supporthub.customers.models import SupportContact
-from supporthub.intake.email.ticketing import _ACTIVE_CONTACTS_BY_EMAIL
+from supporthub.customers.selectors import _ACTIVE_WITH_EMAIL
 from supporthub.prepared import Prepared
 from supporthub.testing.world import World
 
 pytestmark = pytest.mark.django_db
 
-# The one mail to ticket runs for every inbound message's sender.
-BY_EMAIL = _ACTIVE_CONTACTS_BY_EMAIL
+# The one mail to ticket and voicemail triage run for every sender.
+BY_EMAIL = _ACTIVE_WITH_EMAIL
 
 
 def test_it_finds_what_the_queryset_finds_with_its_related_objects(world: World) -> None:

@@ -14,8 +14,6 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Value
-from django.db.models.functions import Upper
 from django.http import Http404
 from django.utils import timezone
 
@@ -24,8 +22,7 @@ from supporthub.api.models import ApiToken, IdempotencyRecord
 from supporthub.api.schemas import ImportedTicket, TicketCreate, TicketPatch
 from supporthub.api.selectors import tickets_for_api
 from supporthub.customers.models import Organisation, SupportContact
-from supporthub.customers.selectors import entitlement_on, local_date
-from supporthub.prepared import Prepared
+from supporthub.customers.selectors import contacts_with_email, entitlement_on, local_date
 from supporthub.staff.models import StaffMember
 from supporthub.tickets.models import BodyFormat, Channel, Status, Ticket, TicketType
 from supporthub.tickets.selectors import ticket_for
@@ -236,16 +233,6 @@ def _organisation_for(viewer: Viewer, organisation_id: int | None) -> Organisati
     return _staff_organisation(viewer, organisation_id, "organisation_id")
 
 
-# The requester of an API create, by address in any case (as email__iexact on PostgreSQL),
-# in the contacts' own order; compiled once.
-_CONTACTS_BY_EMAIL: Prepared[SupportContact] = Prepared(
-    lambda organisation_id, email: SupportContact.objects.alias(email_upper=Upper("email")).filter(
-        organisation_id=organisation_id, email_upper=Upper(Value(email))
-    ),
-    markers=[-424242, "\x00email\x00"],
-)
-
-
 def _requester_for(
     viewer: Viewer, organisation: Organisation, data: TicketCreate
 ) -> tuple[SupportContact, str]:
@@ -272,7 +259,7 @@ def _requester_for(
         found = contacts.filter(pk=data.requester_id).first()
     elif data.requester_email is not None:
         field, named = "requester_email", data.requester_email.strip()
-        matches = _CONTACTS_BY_EMAIL(organisation.pk, named)
+        matches = contacts_with_email(organisation=organisation, email=named)
         found = matches[0] if matches else None
     else:
         raise ValidationError(

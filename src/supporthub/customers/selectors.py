@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Upper
 
 from supporthub.customers.models import Organisation, Subscription, SupportContact
 from supporthub.policies import schema
 from supporthub.policies.models import Policy, PolicyVersion
 from supporthub.policies.selectors import policy_version_in_force
+from supporthub.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,38 @@ def _entitlement_on(organisation: Organisation, on: date) -> Entitlement | None:
     )
     version.policy = subscription.policy
     return _entitlement(subscription, version, row.calendar_stamp)
+
+
+# Support Contacts by address in any case: UPPER on both sides, email__iexact's comparison on
+# PostgreSQL (served by the support_contact_email_upper index; on SQLite both are ASCII-only).
+# Compiled once: every inbound mail's sender and every API create's requester is looked up.
+_ACTIVE_WITH_EMAIL: Prepared[SupportContact] = Prepared(
+    lambda email: (
+        SupportContact.objects.alias(email_upper=Upper("email"))
+        .filter(email_upper=Upper(Value(email)), is_active=True)
+        .select_related("organisation", "user")
+    ),
+    markers=["\x00email\x00"],
+)
+_OF_ORGANISATION_WITH_EMAIL: Prepared[SupportContact] = Prepared(
+    lambda organisation_id, email: (
+        SupportContact.objects.alias(email_upper=Upper("email"))
+        .filter(organisation_id=organisation_id, email_upper=Upper(Value(email)))
+        .order_by("name", "pk")
+    ),  # one organisation: its name would only cost a join
+    markers=[-424242, "\x00email\x00"],
+)
+
+
+def active_contacts_with_email(email: str) -> list[SupportContact]:
+    """Active Support Contacts with this address (one per organisation at most), with their
+    organisation and login, in the contacts' own order (organisation name first)."""
+    return _ACTIVE_WITH_EMAIL(email.strip())
+
+
+def contacts_with_email(*, organisation: Organisation, email: str) -> list[SupportContact]:
+    """The organisation's Support Contacts with this address, active or not, by name."""
+    return _OF_ORGANISATION_WITH_EMAIL(organisation.pk, email.strip())
 
 
 def active_support_contacts(*, organisation: Organisation) -> QuerySet[SupportContact]:

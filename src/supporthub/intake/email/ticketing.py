@@ -54,13 +54,12 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
-from django.db.models import Value
-from django.db.models.functions import Upper
 from django.utils import timezone
 
 from supporthub.access import Viewer
 from supporthub.customers.models import Organisation, OrganisationMember, SupportContact
 from supporthub.customers.selectors import (
+    active_contacts_with_email,
     entitlement_on,
     entitlements_remembered,
     local_date,
@@ -77,7 +76,6 @@ from supporthub.intake.email.parsing import (
 from supporthub.notify.models import OutboxKind, OutboxMessage
 from supporthub.notify.services import mail_time, outbox_enqueue, portal_ticket_url, public_url
 from supporthub.notify.tokens import ReplyTokenInvalid, reply_address, reply_token_read
-from supporthub.prepared import Prepared
 from supporthub.tickets import services as tickets
 from supporthub.tickets.models import (
     AuditEntry,
@@ -121,18 +119,6 @@ def transaction_of_its_own() -> Iterator[None]:
         _transaction_of_its_own.reset(token)
 
 
-# Every inbound mail's sender, in any case (UPPER on both sides: email__iexact's comparison on
-# PostgreSQL; on SQLite both are ASCII-only), with organisation and login, compiled once.
-_ACTIVE_CONTACTS_BY_EMAIL: Prepared[SupportContact] = Prepared(
-    lambda email: (
-        SupportContact.objects.alias(email_upper=Upper("email"))
-        .filter(email_upper=Upper(Value(email)), is_active=True)
-        .select_related("organisation", "user")
-    ),
-    markers=["\x00email\x00"],
-)
-
-
 def mail_to_ticket(*, inbound: InboundMessage) -> MailOutcome:
     """Turn a stored message into a ticket, a reply, or nothing (see the module docstring)."""
     mail = parse(bytes(inbound.raw))
@@ -142,7 +128,7 @@ def mail_to_ticket(*, inbound: InboundMessage) -> MailOutcome:
     if mail.structure_problem:
         raise MailUnprocessable(mail.structure_problem)
     sender = _sender(mail)
-    contacts = _ACTIVE_CONTACTS_BY_EMAIL(sender)
+    contacts = active_contacts_with_email(sender)
     unproven = _unproven_sender(mail, sender)
     if unproven and contacts:
         raise MailUnprocessable(unproven)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 
 from supporthub.customers.models import SupportContact
-from supporthub.intake.voicemail.selectors import contacts_by_email
+from supporthub.customers.selectors import active_contacts_with_email
 
 
 class MatchForm(forms.Form):
@@ -17,7 +17,7 @@ class MatchForm(forms.Form):
 
     def clean_email(self) -> str:
         email: str = self.cleaned_data["email"]
-        found = contacts_by_email(email)
+        found = active_contacts_with_email(email)
         if not found:
             raise forms.ValidationError(f"No active Support Contact has the email {email}.")
         if len(found) > 1:

@@ -10,7 +10,7 @@ import phonenumbers
 from django.db.models import QuerySet
 
 from supporthub.access import Viewer
-from supporthub.customers.models import Organisation, SupportContact
+from supporthub.customers.models import Organisation
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.intake.voicemail.models import Voicemail, VoicemailState
 from supporthub.policies import schema
@@ -52,15 +52,6 @@ def recently_handled(*, viewer: Viewer, limit: int = 20) -> list[Voicemail]:
         Voicemail.objects.filter(handled_at__isnull=False)
         .select_related("contact__organisation", "ticket", "handled_by")
         .order_by("-handled_at", "-pk")[:limit]
-    )
-
-
-def contacts_by_email(email: str) -> list[SupportContact]:
-    """Active Support Contacts with this email (one per organisation at most)."""
-    return list(
-        SupportContact.objects.filter(email__iexact=email.strip(), is_active=True)
-        .select_related("organisation")
-        .order_by("organisation__name")
     )
 
 
