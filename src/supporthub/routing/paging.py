@@ -59,28 +59,36 @@ RESOLVED_STATUSES = (Status.SOLVED, Status.CLOSED)
 # -- the decision ------------------------------------------------------------------------------
 
 
-def in_business_hours(*, policy: schema.Policy, ticket: Ticket, at: datetime | None = None) -> bool:
-    """Is support on duty at `at` (default: the ticket's receipt)? With regions: is any region
-    open (its hours, national holidays and company closures); without: the ticket's support
-    level's hours for its organisation (24x7x365 is always on duty)."""
-    at = at or ticket.received_at
+def in_business_hours(
+    *, policy: schema.Policy, ticket: Ticket, calendar_stamp: str | None = None
+) -> bool:
+    """Was support on duty at the ticket's receipt? With regions: was any region open (its
+    hours, national holidays and company closures); without: the ticket's support level's
+    hours for its organisation (24x7x365 is always on duty). `calendar_stamp`: see
+    sla.services.closures_cached."""
+    at = ticket.received_at
     if policy.regions:
         return any(
-            clocks.calendar(region_calendar(region)).is_open(at) for region in policy.regions
+            clocks.calendar(region_calendar(region, calendar_stamp=calendar_stamp)).is_open(at)
+            for region in policy.regions
         )
     level = policy.support_levels[ticket.support_level]
-    key = calendar_for(organisation=ticket.organisation, policy=policy, support_level=level)
+    key = calendar_for(
+        organisation=ticket.organisation, policy=policy, support_level=level, stamp=calendar_stamp
+    )
     return clocks.calendar(key).is_open(at)
 
 
-def after_hours_roles(*, policy: schema.Policy, ticket: Ticket) -> tuple[str, ...]:
+def after_hours_roles(
+    *, policy: schema.Policy, ticket: Ticket, calendar_stamp: str | None = None
+) -> tuple[str, ...]:
     """The roles to alert for this ticket (e.g. on_call, cs_lead); empty when its severity has
     no after-hours rule or support was on duty when it was received."""
     roles: list[str] = []
     for rule in policy.after_hours:
         if ticket.severity in rule.severities:
             roles.extend(role for role in rule.notify if role not in roles)
-    if not roles or in_business_hours(policy=policy, ticket=ticket):
+    if not roles or in_business_hours(policy=policy, ticket=ticket, calendar_stamp=calendar_stamp):
         return ()
     return tuple(roles)
 
@@ -151,11 +159,15 @@ def _enqueue_deliveries(page: Page, action: PageAction, transports: Iterable[str
     transaction.on_commit(wake, robust=True)
 
 
-def page_after_hours(*, ticket: Ticket, policy: schema.Policy) -> Page | None:
+def page_after_hours(
+    *, ticket: Ticket, policy: schema.Policy, roles: tuple[str, ...] | None = None
+) -> Page | None:
     """Page and notify for an urgent ticket received after hours (None when the policy says
     not to); idempotent: a ticket already paged keeps its one page. Call inside the ticket's
-    transaction, after the ticket is saved."""
-    roles = after_hours_roles(policy=policy, ticket=ticket)
+    transaction, after the ticket is saved. `roles`: after_hours_roles's answer, when the
+    caller has it already."""
+    if roles is None:
+        roles = after_hours_roles(policy=policy, ticket=ticket)
     if not roles:
         return None
     existing = Page.objects.filter(ticket=ticket).first()

@@ -191,16 +191,20 @@ def ticket_open(
             )
         # After-hours urgent (seed 000): page the on-call engineer, notify the CS lead.
         # Imported history (enforce_channel=False) was handled long ago: it pages nobody.
-        pages = enforce_channel and bool(after_hours_roles(policy=policy, ticket=ticket))
-        if audit_into is None or pages:
+        roles = (
+            after_hours_roles(policy=policy, ticket=ticket, calendar_stamp=stamp)
+            if enforce_channel
+            else ()
+        )
+        if audit_into is None or roles:
             AuditEntry.objects.bulk_create(opened)
         else:
             audit_into.extend(opened)
         # Outbound mail: the acknowledgement goes to the outbox in this transaction.
         if acknowledge:
             notify.outbox_enqueue_acknowledgement(ticket=ticket)
-        if pages:
-            page_after_hours(ticket=ticket, policy=policy)
+        if roles:
+            page_after_hours(ticket=ticket, policy=policy, roles=roles)
         return ticket
 
 
@@ -452,7 +456,6 @@ def ticket_change_severity(
         locked.severity = severity
         fields = ["severity", "version", "updated_at"]
         if locked.first_response_at is None:
-            previous_due = locked.first_response_due_at
             sla.first_response_start(ticket=locked, policy=policy, organisation=locked.organisation)
             sla.warnings_follow_due(
                 ticket=locked,
