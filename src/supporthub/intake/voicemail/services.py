@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from supporthub.access import Viewer
 from supporthub.customers.models import SupportContact
-from supporthub.customers.selectors import entitlement_on, local_date
+from supporthub.customers.selectors import entitlement_on, entitlements_remembered, local_date
 from supporthub.intake.voicemail.callbacks import RecordingCallback, TranscriptionCallback
 from supporthub.intake.voicemail.models import TranscriptionStatus, Voicemail, VoicemailState
 from supporthub.intake.voicemail.selectors import can_triage
@@ -190,27 +190,29 @@ def _open_ticket(
     actor = viewer.user if viewer is not None else None
     organisation = contact.organisation
     received_at = row.recorded_at or row.received_at
-    entitlement = entitlement_on(
-        organisation=organisation, on=local_date(organisation, received_at)
-    )
-    if entitlement is None:
-        raise ValidationError(
-            f"{organisation.name} has no subscription in force on the voicemail's date."
+    # ticket_open reads the same entitlement: one query for both.
+    with entitlements_remembered():
+        entitlement = entitlement_on(
+            organisation=organisation, on=local_date(organisation, received_at)
         )
-    refusal = policy_refusal(entitlement.policy)
-    if refusal:
-        raise ValidationError(refusal, code="policy_refuses_voicemail")
-    caller = display_number(row.caller_number) or row.caller_raw or "withheld number"
-    ticket = tickets.ticket_open(
-        organisation=organisation,
-        requester=contact,
-        subject=f"Voicemail from {contact.name} ({caller})",
-        body=_ticket_body(row),
-        severity=voicemail_severity(entitlement.policy),
-        channel=Channel.VOICEMAIL,
-        received_at=received_at,
-        actor=actor,
-    )
+        if entitlement is None:
+            raise ValidationError(
+                f"{organisation.name} has no subscription in force on the voicemail's date."
+            )
+        refusal = policy_refusal(entitlement.policy)
+        if refusal:
+            raise ValidationError(refusal, code="policy_refuses_voicemail")
+        caller = display_number(row.caller_number) or row.caller_raw or "withheld number"
+        ticket = tickets.ticket_open(
+            organisation=organisation,
+            requester=contact,
+            subject=f"Voicemail from {contact.name} ({caller})",
+            body=_ticket_body(row),
+            severity=voicemail_severity(entitlement.policy),
+            channel=Channel.VOICEMAIL,
+            received_at=received_at,
+            actor=actor,
+        )
     tickets.audit(
         ticket=ticket,
         code="voicemail.received",
