@@ -82,3 +82,9 @@ def test_a_marker_that_a_lookup_rewrites_is_refused() -> None:
 def test_the_number_of_values_is_checked() -> None:
     with pytest.raises(TypeError, match="expected 1 value"):
         BY_EMAIL()
+
+
+def test_first_is_the_first_instance_or_none(world: World) -> None:
+    first = BY_EMAIL.first(world.carol.email)
+    assert first is not None and first.pk == world.carol.pk
+    assert BY_EMAIL.first("nobody@example.com") is None

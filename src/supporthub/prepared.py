@@ -76,6 +76,11 @@ class Prepared(Generic[M]):
             found.append(obj)  # type: ignore[arg-type]  # compiled.model is M
         return found
 
+    def first(self, *values: Any, using: str = DEFAULT_DB_ALIAS) -> M | None:
+        """The first row's instance, or None (for lookups of one row, such as a unique key)."""
+        found = self(*values, using=using)
+        return found[0] if found else None
+
     def _compile(self, using: str) -> _Compiled:
         queryset = self.build(*self.markers)
         compiler = queryset.query.get_compiler(using=using)

@@ -51,8 +51,7 @@ _TOKEN_BY_HASH: Prepared[ApiToken] = Prepared(
 
 def token_viewer(raw: str) -> Viewer:
     """The viewer a raw token acts as; 401 for unknown, revoked or orphaned tokens."""
-    found = _TOKEN_BY_HASH(token_hash(raw))
-    token = found[0] if found else None
+    token = _TOKEN_BY_HASH.first(token_hash(raw))
     if token is None:
         raise AuthenticationError(message="Unknown API token.")
     if token.revoked_at is not None:

@@ -22,7 +22,7 @@ from supporthub.api.models import ApiToken, IdempotencyRecord
 from supporthub.api.schemas import ImportedTicket, TicketCreate, TicketPatch
 from supporthub.api.selectors import tickets_for_api
 from supporthub.customers.models import Organisation, SupportContact
-from supporthub.customers.selectors import contacts_with_email, entitlement_on, local_date
+from supporthub.customers.selectors import contact_with_email, entitlement_on, local_date
 from supporthub.staff.models import StaffMember
 from supporthub.tickets.models import BodyFormat, Channel, Status, Ticket, TicketType
 from supporthub.tickets.selectors import ticket_for
@@ -259,8 +259,7 @@ def _requester_for(
         found = contacts.filter(pk=data.requester_id).first()
     elif data.requester_email is not None:
         field, named = "requester_email", data.requester_email.strip()
-        matches = contacts_with_email(organisation=organisation, email=named)
-        found = matches[0] if matches else None
+        found = contact_with_email(organisation=organisation, email=named)
     else:
         raise ValidationError(
             {

@@ -180,9 +180,10 @@ def active_contacts_with_email(email: str) -> list[SupportContact]:
     return _ACTIVE_WITH_EMAIL(email.strip())
 
 
-def contacts_with_email(*, organisation: Organisation, email: str) -> list[SupportContact]:
-    """The organisation's Support Contacts with this address, active or not, by name."""
-    return _OF_ORGANISATION_WITH_EMAIL(organisation.pk, email.strip())
+def contact_with_email(*, organisation: Organisation, email: str) -> SupportContact | None:
+    """The organisation's Support Contact with this address, active or not (the first by
+    name, should two differ only in case)."""
+    return _OF_ORGANISATION_WITH_EMAIL.first(organisation.pk, email.strip())
 
 
 def active_support_contacts(*, organisation: Organisation) -> QuerySet[SupportContact]:
