@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -61,14 +60,6 @@ class Response:
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
         return min(max(when - now, timedelta(0)), timedelta(days=1))
-
-
-def check_url(url: str, *, name: str) -> str:
-    """An absolute http(s) URL, or ValueError naming the setting or field at fault."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{name}={url!r} is not an absolute http:// or https:// URL")
-    return url
 
 
 def post(
