@@ -20,7 +20,7 @@ from django.utils import timezone
 from imapclient import DELETED, IMAPClient  # type: ignore[import-untyped]
 
 from supporthub.intake.email.models import InboundMessage, Source
-from supporthub.intake.email.services import inbox_store
+from supporthub.intake.email.services import inbox_store, wake_inbox
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +170,7 @@ def _store_chunk(
     # BODY.PEEK leaves \Seen alone: a person reading the mailbox sees what is new to them.
     fetched = client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE"])
     done: list[int] = []
+    new = False
     for uid in chunk:
         data = fetched.get(uid)
         raw = data.get(b"BODY[]") if data else None
@@ -184,6 +185,7 @@ def _store_chunk(
                 received_at=_received_at(data.get(b"INTERNALDATE")),
                 imap_uidvalidity=result.uidvalidity,
                 imap_uid=uid,
+                waker=_later,  # one wake-up for the chunk, below
             )
         except Exception as exc:  # noqa: BLE001 - left in the folder; the next poll retries
             logger.exception("IMAP %s: could not store UID %s", config.mailbox, uid)
@@ -191,7 +193,14 @@ def _store_chunk(
             continue
         if stored.created:
             result.stored += 1
+            new = True
         else:
             result.already += 1
         done.append(uid)
+    if new:
+        wake_inbox()  # every message of the chunk is committed by now
     return done
+
+
+def _later() -> None:
+    """inbox_store's waker for a chunk: the chunk wakes the inbox worker once at its end."""

@@ -193,3 +193,19 @@ def test_the_poll_is_a_periodic_job_only_when_imap_is_configured(
     settings.IMAP_POLL_SECONDS = 30  # type: ignore[attr-defined]
     tasks.register_imap_poll()
     assert registry._registry["imap poll"].every == 30.0
+
+
+def test_a_chunk_of_new_mail_wakes_the_inbox_worker_once_after_storing_it(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dovecot.append(message(1), message(2), message(3))
+    stored_at_wake: list[int] = []
+    monkeypatch.setattr(
+        imap, "wake_inbox", lambda: stored_at_wake.append(InboundMessage.objects.count())
+    )
+
+    assert imap_poll(config=dovecot.config()).stored == 3
+    assert stored_at_wake == [3]
+
+    assert imap_poll(config=dovecot.config()).stored == 0
+    assert stored_at_wake == [3]  # nothing new: no wake-up
