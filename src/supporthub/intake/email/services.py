@@ -16,18 +16,19 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.header import decode_header, make_header
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from supporthub.intake.email.models import InboundMessage, InboundState, Source
 from supporthub.intake.email.outcome import MailOutcome, MailUnprocessable
+from supporthub.intake.email.selectors import claimable
 from supporthub.notify.services import outbox_wakes_batched
 from supporthub.worker import wake
 
@@ -186,11 +187,6 @@ def inbox_store(
 # --- processing ---------------------------------------------------------------------------
 
 
-def _claimable(now: datetime) -> Q:
-    lapsed = now - timedelta(seconds=settings.INBOX_CLAIM_SECONDS)
-    return Q(state=InboundState.STORED) & (Q(claimed_at__isnull=True) | Q(claimed_at__lt=lapsed))
-
-
 def _claim(*, now: datetime, limit: int) -> list[int]:
     """Take up to `limit` stored messages for this worker; their ids.
 
@@ -200,7 +196,7 @@ def _claim(*, now: datetime, limit: int) -> list[int]:
     message cannot kill worker after worker.
     """
     with transaction.atomic():
-        due = InboundMessage.objects.filter(_claimable(now)).order_by("received_at", "pk")
+        due = InboundMessage.objects.filter(claimable(now)).order_by("received_at", "pk")
         if db_connection.features.has_select_for_update_skip_locked:
             # Two workers on PostgreSQL take disjoint rows instead of waiting on each other.
             due = due.select_for_update(skip_locked=True)
