@@ -39,8 +39,13 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+def ticket_root_message_id(ticket: Ticket) -> str:
+    """The Message-ID every mail about the ticket refers to (In-Reply-To, References)."""
+    return f"<sh-{ticket.pk}@{settings.REPLY_DOMAIN}>"
+
+
 def _thread_headers(ticket: Ticket, contact: SupportContact, *, automatic: bool) -> dict[str, str]:
-    root = f"<sh-{ticket.pk}@{settings.REPLY_DOMAIN}>"
+    root = ticket_root_message_id(ticket)
     headers = {
         "In-Reply-To": root,
         "References": root,

@@ -390,7 +390,7 @@ def attachment_add(
     name = Path(upload.name or "attachment").name[:255] or "attachment"
     if upload.size is None or upload.size > limit:
         raise ValidationError(
-            {"file": f"{name} is {_megabytes(upload.size or 0)}; the limit is {_megabytes(limit)}."}
+            {"file": f"{name} is {megabytes(upload.size or 0)}; the limit is {megabytes(limit)}."}
         )
     if not viewer.can_reply:
         raise PermissionDenied(viewer.why_cannot_open())
@@ -424,7 +424,8 @@ def attachment_add(
         return attachment
 
 
-def _megabytes(size: int) -> str:
+def megabytes(size: int) -> str:
+    """A size as people read attachment limits: '25.0 MB'."""
     return f"{size / (1024 * 1024):.1f} MB"
 
 

@@ -74,7 +74,13 @@ from supporthub.intake.email.parsing import (
     strip_quoted_text,
 )
 from supporthub.notify.models import OutboxKind, OutboxMessage
-from supporthub.notify.services import mail_time, outbox_enqueue, portal_ticket_url, public_url
+from supporthub.notify.services import (
+    mail_time,
+    outbox_enqueue,
+    portal_ticket_url,
+    public_url,
+    ticket_root_message_id,
+)
 from supporthub.notify.tokens import ReplyTokenInvalid, reply_address, reply_token_read
 from supporthub.tickets import services as tickets
 from supporthub.tickets.models import (
@@ -539,10 +545,6 @@ def _received_entry(
 # --- attachments -------------------------------------------------------------------------
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def _attach(
     inbound: InboundMessage,
     ticket: Ticket,
@@ -559,9 +561,8 @@ def _attach(
     kept = 0
     for file in files:
         if file.size > limit:
-            left_out.append(
-                f"{file.filename} ({_megabytes(file.size)}; the limit is {_megabytes(limit)})"
-            )
+            size, most = tickets.megabytes(file.size), tickets.megabytes(limit)
+            left_out.append(f"{file.filename} ({size}; the limit is {most})")
         elif kept >= per_message:
             left_out.append(f"{file.filename} (more than {per_message} files in one message)")
         else:
@@ -643,12 +644,12 @@ def _acknowledge(
         "asked": asked if asked is not None and asked < ticket.severity else None,
         "follow_up_of": follow_up_of.reference if follow_up_of is not None else "",
         "left_out": left_out,
-        "limit": _megabytes(settings.ATTACHMENT_MAX_BYTES),
+        "limit": tickets.megabytes(settings.ATTACHMENT_MAX_BYTES),
         "not_added_to": [
             {"reference": t.reference, "url": portal_ticket_url(t)} for t in not_added_to
         ],
     }
-    headers = _thread_headers(mail, root=f"<sh-{ticket.pk}@{settings.REPLY_DOMAIN}>")
+    headers = _thread_headers(mail, root=ticket_root_message_id(ticket))
     headers["Reply-To"] = reply_address(ticket, contact)
     outbox_enqueue(
         kind=OutboxKind.ACKNOWLEDGED,
@@ -692,7 +693,7 @@ def _notify_left_out(
     if _auto_replied_recently(ticket, contact.email):
         return False
     day = inbound.received_at.astimezone(UTC).date().isoformat()
-    headers = _thread_headers(mail, root=f"<sh-{ticket.pk}@{settings.REPLY_DOMAIN}>")
+    headers = _thread_headers(mail, root=ticket_root_message_id(ticket))
     headers["Reply-To"] = reply_address(ticket, contact)
     outbox_enqueue(
         kind=OutboxKind.MAIL_AUTO_REPLY,
@@ -704,7 +705,7 @@ def _notify_left_out(
             "contact": contact,
             "reference": ticket.reference,
             "left_out": left_out,
-            "limit": _megabytes(settings.ATTACHMENT_MAX_BYTES),
+            "limit": tickets.megabytes(settings.ATTACHMENT_MAX_BYTES),
             "per_message": settings.ATTACHMENTS_PER_MESSAGE,
             "url": portal_ticket_url(ticket),
         },
