@@ -28,7 +28,7 @@ from supporthub.notify.services import console_ticket_url, outbox_enqueue
 from supporthub.sla.selectors import warnings_due
 from supporthub.sla.services import calendar_for, iso, warning_instants
 from supporthub.staff.models import StaffMember
-from supporthub.tickets.models import OPEN_STATUSES, Ticket
+from supporthub.tickets.models import Ticket
 from supporthub.tickets.services import audit, ticket_escalate
 
 logger = logging.getLogger(__name__)
@@ -84,16 +84,7 @@ def _fire(pk: int, *, now: datetime) -> _Fired | None:
     with transaction.atomic():
         # The claim: a lock on the row, re-checking it is still due. A scheduler on another
         # machine holding it skips it; once it commits, the row is no longer due.
-        ticket = (
-            Ticket.objects.select_for_update(skip_locked=True)
-            .filter(
-                pk=pk,
-                status__in=[s.value for s in OPEN_STATUSES],
-                first_response_at__isnull=True,
-                sla_next_warning_at__lte=now,
-            )
-            .first()
-        )
+        ticket = warnings_due(now=now).filter(pk=pk).select_for_update(skip_locked=True).first()
         if ticket is None:
             return None
         policy = ticket.policy_version.document()
