@@ -438,27 +438,18 @@ def _triage_page(
     )
 
 
-def _require_triage(viewer: Viewer) -> None:
-    """403 for staff who see only their organisations (the services refuse them too)."""
-    if not voicemail_selectors.can_triage(viewer):
-        raise PermissionDenied(
-            "Voicemail triage is for support engineers and CS leads, who see every "
-            "organisation's tickets."
-        )
-
-
 @staff_view
 @require_GET
 def voicemail_triage(request: HttpRequest, viewer: Viewer) -> HttpResponse:
     """Voicemails with no ticket: unknown or withheld numbers, and policies that refuse them."""
-    _require_triage(viewer)
+    voicemail_services.require_triage(viewer)
     return _triage_page(request, viewer)
 
 
 @staff_view
 @require_POST
 def voicemail_match(request: HttpRequest, viewer: Viewer, pk: int) -> HttpResponse:
-    _require_triage(viewer)
+    voicemail_services.require_triage(viewer)
     voicemail = get_object_or_404(Voicemail, pk=pk)
     form = voicemail_forms.MatchForm(request.POST, prefix=f"vm{pk}")
     if form.is_valid():
@@ -482,7 +473,7 @@ def voicemail_match(request: HttpRequest, viewer: Viewer, pk: int) -> HttpRespon
 @staff_view
 @require_POST
 def voicemail_dismiss(request: HttpRequest, viewer: Viewer, pk: int) -> HttpResponse:
-    _require_triage(viewer)
+    voicemail_services.require_triage(viewer)
     voicemail = get_object_or_404(Voicemail, pk=pk)
     form = voicemail_forms.DismissForm(request.POST, prefix=f"vm{pk}")
     if form.is_valid():

@@ -427,7 +427,7 @@ def voicemail_open_ticket(
     refuses here too (ValidationError with its message), and the agent dismisses instead.
     Only staff who see every ticket triage (PermissionDenied for others).
     """
-    _require_triage(viewer)
+    require_triage(viewer)
     with transaction.atomic():
         row = Voicemail.objects.select_for_update().get(pk=voicemail.pk)
         if row.ticket_id is not None:
@@ -463,7 +463,7 @@ def voicemail_dismiss(*, voicemail: Voicemail, viewer: Viewer, note: str) -> Voi
 
     Only staff who see every ticket triage (PermissionDenied for others).
     """
-    _require_triage(viewer)
+    require_triage(viewer)
     if not note.strip():
         raise ValidationError({"note": "Say why it needs no ticket (kept with the voicemail)."})
     with transaction.atomic():
@@ -478,7 +478,8 @@ def voicemail_dismiss(*, voicemail: Voicemail, viewer: Viewer, note: str) -> Voi
         return row
 
 
-def _require_triage(viewer: Viewer) -> None:
+def require_triage(viewer: Viewer) -> None:
+    """PermissionDenied for staff who see only their organisations (triage shows them all)."""
     if not can_triage(viewer):
         raise PermissionDenied(
             "Voicemail triage is for support engineers and CS leads, who see every "
