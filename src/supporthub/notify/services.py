@@ -200,28 +200,34 @@ def outbox_enqueue_acknowledgement(*, ticket: Ticket) -> None:
     contact = ticket.requester
     if contact is None:
         return
-    policy = ticket.policy_version.document()
-    severity = next((s for s in policy.severities if s.level == ticket.severity), None)
-    level = policy.support_levels.get(ticket.support_level)
-    target = level.targets.get(ticket.severity) if level is not None else None
-    zone = contact.time_zone or ticket.organisation.time_zone
-    due = ticket.first_response_due_at
     _enqueue(
         kind=OutboxKind.ACKNOWLEDGED,
         source=f"ticket:{ticket.pk}",
         ticket=ticket,
         contact=contact,
         template="ticket_acknowledged",
-        context={
-            "severity": severity.name
-            if severity is not None and severity.name
-            else f"Severity {ticket.severity}",
-            "target": target.describe() if target is not None else "",
-            "due": mail_time(due, zone) if due is not None else "",
-            "zone": zone,
-        },
+        context=acknowledgement_facts(ticket, contact),
         automatic=True,
     )
+
+
+def acknowledgement_facts(ticket: Ticket, contact: SupportContact) -> dict[str, str]:
+    """What every acknowledgement says: the severity's name, the Target Initial Response and
+    its due time in the contact's zone (`severity`, `target`, `due`, `zone`)."""
+    policy = ticket.policy_version.document()
+    severity = next((s for s in policy.severities if s.level == ticket.severity), None)
+    level = policy.support_levels.get(ticket.support_level)
+    target = level.targets.get(ticket.severity) if level is not None else None
+    zone = contact.time_zone or ticket.organisation.time_zone
+    due = ticket.first_response_due_at
+    return {
+        "severity": severity.name
+        if severity is not None and severity.name
+        else f"Severity {ticket.severity}",
+        "target": target.describe() if target is not None else "",
+        "due": mail_time(due, zone) if due is not None else "",
+        "zone": zone,
+    }
 
 
 def outbox_enqueue_staff_reply(

@@ -75,7 +75,7 @@ from supporthub.intake.email.parsing import (
 )
 from supporthub.notify.models import OutboxKind, OutboxMessage
 from supporthub.notify.services import (
-    mail_time,
+    acknowledgement_facts,
     outbox_enqueue,
     portal_ticket_url,
     public_url,
@@ -624,21 +624,11 @@ def _acknowledge(
 ) -> None:
     """The ticket's one acknowledgement: reference, due time, and where Severity 1/2 go;
     `audited_before`: entries not written yet, written first, in the same INSERT."""
-    policy = ticket.policy_version.document()
-    severity = next((s for s in policy.severities if s.level == ticket.severity), None)
-    level = policy.support_levels.get(ticket.support_level)
-    target = level.targets.get(ticket.severity) if level is not None else None
-    zone = contact.time_zone or ticket.organisation.time_zone
-    due = ticket.first_response_due_at
     context: dict[str, Any] = {
+        **acknowledgement_facts(ticket, contact),
         "contact": contact,
         "ticket": ticket,
         "reference": ticket.reference,
-        "severity": severity.name
-        if severity is not None and severity.name
-        else f"Severity {ticket.severity}",
-        "target": target.describe() if target is not None else "",
-        "due": mail_time(due, zone) if due is not None else "",
         "url": portal_ticket_url(ticket),
         "new_url": public_url("portal:new"),
         "asked": asked if asked is not None and asked < ticket.severity else None,
