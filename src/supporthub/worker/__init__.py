@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+
+from supporthub.prepared import Prepared
 
 logger = logging.getLogger(__name__)
 
@@ -40,14 +43,24 @@ def _waiting(task: Any) -> bool:
 
     if not isinstance(task_backends[task.backend], DatabaseBackend):
         return False
-    return DBTaskResult.objects.filter(
-        status=TaskResultStatus.READY,
-        queue_name=task.queue_name,
-        backend_name=task.backend,
-        task_path=task.module_path,
-        # Runs as soon as a worker is free (not a delayed run, which waits).
-        run_after__in=[get_date_max()],
-    ).exists()
+    global _WAITING
+    if _WAITING is None:
+        # Compiled once per thread (a busy listener or inbox worker asks many times a second).
+        _WAITING = Prepared(
+            lambda queue, backend, path: DBTaskResult.objects.filter(
+                status=TaskResultStatus.READY,
+                queue_name=queue,
+                backend_name=backend,
+                task_path=path,
+                # Runs as soon as a worker is free (not a delayed run, which waits).
+                run_after__in=[get_date_max()],
+            ).only("pk")[:1],
+            markers=("\x00queue\x00", "\x00backend\x00", "\x00path\x00"),
+        )
+    return _WAITING.first(task.queue_name, task.backend, task.module_path) is not None
+
+
+_WAITING: Prepared[Any] | None = None
 
 
 class CoalescedWake:
@@ -58,11 +71,15 @@ class CoalescedWake:
     Every `request()` is followed by a call to `wake` that starts after it (the event is
     cleared before each call, so a request made during a call gets a call of its own): a row
     committed before `request()` is seen by the task it wakes. The caller never waits.
+    With `spacing`, calls start at least that many seconds apart: under a steady flow the
+    wake-ups are capped at 1/spacing a second instead of one per call's length.
     """
 
-    def __init__(self, wake: Callable[[], None], *, name: str) -> None:
+    def __init__(self, wake: Callable[[], None], *, name: str, spacing: float = 0.0) -> None:
         self._wake = wake
+        self._spacing = spacing
         self._asked = threading.Event()
+        self._closing = threading.Event()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -73,6 +90,7 @@ class CoalescedWake:
     def close(self, timeout: float = 10.0) -> None:
         """Stop after one last call (harmless when nothing was asked: a wake-up finds nothing)."""
         self._stopping = True
+        self._closing.set()
         self._asked.set()
         self._thread.join(timeout)
 
@@ -86,6 +104,7 @@ class CoalescedWake:
             self._asked.clear()
             # A connection that broke since the last call (a database restart) is replaced.
             close_old_connections()
+            began = time.monotonic()
             try:
                 self._wake()
             except Exception:  # noqa: BLE001 - the thread must outlive any one failure
@@ -94,3 +113,8 @@ class CoalescedWake:
             if self._stopping and not self._asked.is_set():
                 connection.close()
                 return
+            # Calls start at least `spacing` apart (not when closing): requests made meanwhile
+            # share the next call, which still starts after each of them.
+            rest = self._spacing - (time.monotonic() - began)
+            if rest > 0:
+                self._closing.wait(rest)

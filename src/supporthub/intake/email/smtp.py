@@ -28,6 +28,9 @@ ACCEPTED = "250 2.0.0 Stored"
 TRY_LATER = "451 4.3.0 The message could not be stored; please try again later"
 # Storing writes to the database: a few threads, each with its own connection.
 STORE_THREADS = 4
+# At most 20 wake-ups a second under a flood of mail (each one a read, or a task row): the
+# worker woken drains everything stored before it, so more would only cost the listener.
+WAKE_SPACING = 0.05
 
 
 def _store(
@@ -58,7 +61,7 @@ class InboxHandler:
         self.connections: list[BaseDatabaseWrapper] = []
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="smtp-store")
         # The storing threads ask; one thread wakes the inbox's worker for all of them.
-        self.waker = CoalescedWake(wake_inbox, name="smtp-wake")
+        self.waker = CoalescedWake(wake_inbox, name="smtp-wake", spacing=WAKE_SPACING)
 
     def _store(self, raw: bytes, mail_from: str, rcpt_tos: list[str]) -> Stored:
         """Runs on a storing thread: remembers that thread's connection for close()."""

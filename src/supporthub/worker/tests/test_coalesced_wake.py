@@ -100,3 +100,34 @@ def test_a_request_made_while_closing_still_gets_its_wake_up() -> None:
     release.set()
     closing.join(10)
     assert len(calls) == 2
+
+
+def test_with_spacing_calls_start_that_far_apart_and_still_after_every_request() -> None:
+    starts: list[float] = []
+    waker = CoalescedWake(lambda: starts.append(time.monotonic()), name="test-wake", spacing=0.2)
+    try:
+        last_asked = 0.0
+        began = time.monotonic()
+        while time.monotonic() - began < 0.7:  # a steady flow of requests
+            last_asked = time.monotonic()
+            waker.request()
+            time.sleep(0.002)
+        _until(lambda: bool(starts) and starts[-1] >= last_asked)
+        assert starts[-1] >= last_asked
+        gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
+        assert gaps and min(gaps) >= 0.2 * 0.95
+        assert len(starts) <= 6  # without spacing: one call per request served, hundreds
+    finally:
+        waker.close()
+
+
+def test_closing_does_not_wait_out_the_spacing() -> None:
+    calls: list[int] = []
+    waker = CoalescedWake(lambda: calls.append(1), name="test-wake", spacing=30.0)
+    waker.request()
+    _until(lambda: len(calls) == 1)
+    waker.request()  # its call would start 30 s after the first one
+    began = time.monotonic()
+    waker.close()
+    assert time.monotonic() - began < 5
+    assert len(calls) == 2
