@@ -55,17 +55,33 @@ class Prepared(Generic[M]):
     def __call__(self, *values: Any, using: str = DEFAULT_DB_ALIAS) -> list[M]:
         if len(values) != len(self.markers):
             raise TypeError(f"expected {len(self.markers)} value(s), got {len(values)}")
-        connection = connections[using]  # this thread's own
+        compiled = self._compiled(using)
+        params = list(compiled.params)
+        for slot, value in zip(compiled.slots, values, strict=True):
+            params[slot] = value
+        with connections[using].cursor() as cursor:
+            cursor.execute(compiled.sql, params)
+            rows = cursor.fetchall()
+        return self._instances(compiled, rows, using)
+
+    def from_rows(self, rows: list[tuple[Any, ...]], *, using: str = DEFAULT_DB_ALIAS) -> list[M]:
+        """Instances made from rows another statement returned (an UPDATE ... RETURNING) with
+        the columns this query selects, in its order: converted as this query's rows are."""
+        compiled = self._compiled(using)
+        width = len(compiled.compiler.select)
+        for row in rows:
+            if len(row) != width:
+                raise ValueError(f"a row of {len(row)} columns; this query selects {width}")
+        return self._instances(compiled, rows, using)
+
+    def _compiled(self, using: str) -> _Compiled:
         mine: dict[str, _Compiled] = self._local.__dict__.setdefault("compiled", {})
         compiled = mine.get(using)
         if compiled is None:
             compiled = mine[using] = self._compile(using)
-        params = list(compiled.params)
-        for slot, value in zip(compiled.slots, values, strict=True):
-            params[slot] = value
-        with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
-            rows = cursor.fetchall()
+        return compiled
+
+    def _instances(self, compiled: _Compiled, rows: list[Any], using: str) -> list[M]:
         found: list[M] = []
         for row in compiled.compiler.results_iter([rows]):
             obj = compiled.model.from_db(

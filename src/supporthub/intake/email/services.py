@@ -30,6 +30,7 @@ from supporthub.intake.email.models import InboundMessage, InboundState, Source
 from supporthub.intake.email.outcome import MailOutcome, MailUnprocessable
 from supporthub.intake.email.selectors import claimable
 from supporthub.notify.services import outbox_wakes_batched
+from supporthub.prepared import Prepared
 from supporthub.worker import wake
 
 logger = logging.getLogger(__name__)
@@ -230,19 +231,35 @@ def _start(pk: int, claimed_at: datetime) -> InboundMessage | None:
     if _can_return_from_update():
         # One statement instead of an UPDATE and a SELECT: the row as this UPDATE left it
         # (committed, autocommit), exactly what the SELECT that followed it used to read.
-        rows = list(
-            InboundMessage.objects.raw(
+        # Read through the cursor, not a RawQuerySet (which maps its columns to the model's
+        # for every row it reads): the columns are the model's own, in its order.
+        ops = db_connection.ops
+        with db_connection.cursor() as cursor:
+            cursor.execute(
                 _start_sql(db_connection.vendor),
-                [stamp, pk, str(InboundState.STORED), claimed_at],
+                [
+                    ops.adapt_datetimefield_value(stamp),
+                    pk,
+                    str(InboundState.STORED),
+                    ops.adapt_datetimefield_value(claimed_at),
+                ],
             )
-        )
-        return rows[0] if rows else None
+            rows = cursor.fetchall()
+        found = _STARTED.from_rows(rows, using=db_connection.alias)
+        return found[0] if found else None
     started = InboundMessage.objects.filter(
         pk=pk, state=InboundState.STORED, claimed_at=claimed_at
     ).update(attempts=F("attempts") + 1, claimed_at=stamp)
     if not started:
         return None
     return InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).first()
+
+
+# The row as _start's RETURNING gives it (every column, in the model's order, which is what
+# this query selects): made into an instance with the database's converters, as Django would.
+_STARTED: Prepared[InboundMessage] = Prepared(
+    lambda pk: InboundMessage.objects.filter(pk=pk), markers=(-424242,)
+)
 
 
 @functools.cache
