@@ -88,3 +88,24 @@ def test_first_is_the_first_instance_or_none(world: World) -> None:
     first = BY_EMAIL.first(world.carol.email)
     assert first is not None and first.pk == world.carol.pk
     assert BY_EMAIL.first("nobody@example.com") is None
+
+
+def test_from_rows_makes_instances_of_rows_another_statement_returned(world: World) -> None:
+    by_pk: Prepared[SupportContact] = Prepared(
+        lambda pk: SupportContact.objects.filter(pk=pk), markers=(-424242,)
+    )
+    meta = SupportContact._meta
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in meta.concrete_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {meta.db_table} WHERE id = %s",  # noqa: S608 - model names
+            [world.carol.pk],
+        )
+        rows = cursor.fetchall()
+    [found] = by_pk.from_rows(rows)
+    expected = SupportContact.objects.get(pk=world.carol.pk)
+    assert found == expected
+    assert found.created_at == expected.created_at  # converted as the query's own rows are
+    assert found._state.adding is False
+    with pytest.raises(ValueError, match="this query selects"):
+        by_pk.from_rows([(*rows[0], "one too many")])
