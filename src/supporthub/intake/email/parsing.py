@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from email import errors
 from email.header import decode_header, make_header
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.policy import default as default_policy
@@ -30,6 +31,40 @@ _ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.?[^@\s<>\"]*$")
 # UTF-8): every byte decodes, so nothing is lost and nothing raises.
 FALLBACK_CHARSET = "windows-1252"
 _EML_POLICY = default_policy.clone(linesep="\r\n")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _RememberingRegistry(HeaderRegistry):
+    """The stdlib's header registry, keeping the header objects it built for recent values.
+
+    Under policy.default every `Message.get` builds a structured header object, and the
+    parser and our MIME walk ask a part for its Content-Type (and Content-Disposition) many
+    times: the same value is parsed once here instead. The objects are immutable and equal
+    to what a fresh registry would build; long values are not kept, and the store is
+    bounded.
+    """
+
+    _KEPT = 512
+    _LONGEST = 1000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._built: dict[tuple[str, str], BaseHeader] = {}
+
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        key = (name, value)
+        found = self._built.get(key)
+        if found is None:
+            found = super().__call__(name, value)
+            if len(value) <= self._LONGEST:
+                if len(self._built) >= self._KEPT:
+                    self._built.clear()
+                self._built[key] = found
+        return found
+
+
+# policy.default, with the registry above: what parse() reads is exactly what it reads.
+_PARSE_POLICY = default_policy.clone(header_factory=_RememberingRegistry())
 
 
 @dataclass(frozen=True)
@@ -123,7 +158,7 @@ def decode_text(payload: bytes, charset: str | None) -> tuple[str, str]:
 
 
 def _has_surrogates(text: str) -> bool:
-    return any("\ud800" <= ch <= "\udfff" for ch in text)
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def _first_raw(msg: Message, name: str) -> str | None:
@@ -135,10 +170,28 @@ def _first_raw(msg: Message, name: str) -> str | None:
 
 def _decode_raw(value: str) -> str:
     value = clean(value)
+    if "=?" not in value:
+        return value  # no encoded word: decode_header and make_header give it back as is
     try:
         return clean(str(make_header(decode_header(value))))
     except Exception:  # noqa: BLE001 - CharsetError, HeaderParseError, LookupError...
         return value
+
+
+def _decoded(raw: str) -> str:
+    """A header value as received, decoded as parse() reads headers, white space collapsed."""
+    return " ".join(_decode_raw(raw).split())
+
+
+def first_header(msg: Message, name: str) -> str:
+    """The first `name` header decoded exactly as parse() decodes it, "" if absent.
+
+    Read from the headers as received, so a message of any policy will do (a compat32
+    headers-only parse is the cheap one): RFC 2047 words are decoded, raw 8-bit bytes read
+    as UTF-8, else Windows-1252. Never raises on what a parser stored.
+    """
+    raw = _first_raw(msg, name)
+    return "" if raw is None else _decoded(raw)
 
 
 def header(msg: Message, name: str) -> str:
@@ -151,11 +204,11 @@ def header(msg: Message, name: str) -> str:
     if raw is None:
         return ""
     if _has_surrogates(raw):
-        return " ".join(_decode_raw(raw).split())
+        return _decoded(raw)
     try:
         value = msg.get(name)
     except Exception:  # noqa: BLE001 - the stdlib raises assorted errors on odd headers
-        return " ".join(_decode_raw(raw).split())
+        return _decoded(raw)
     return " ".join(clean(str(value)).split()) if value is not None else ""
 
 
@@ -173,7 +226,7 @@ def _raw_values(msg: Message) -> dict[str, list[str]]:
 
 def _first(values: dict[str, list[str]], name: str) -> str:
     raw = values.get(name.lower())
-    return " ".join(_decode_raw(raw[0]).split()) if raw else ""
+    return _decoded(raw[0]) if raw else ""
 
 
 def _addresses(raw: list[str]) -> tuple[str, ...]:
@@ -193,7 +246,7 @@ def addresses(msg: Message, name: str) -> tuple[str, ...]:
 
 def _display_name(values: dict[str, list[str]]) -> str:
     pairs = getaddresses([clean(v) for v in values.get("from", [])[:1]])
-    return " ".join(_decode_raw(pairs[0][0]).split()) if pairs else ""
+    return _decoded(pairs[0][0]) if pairs else ""
 
 
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -227,13 +280,20 @@ def message_ids(value: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(_MESSAGE_ID.findall(value)))
 
 
-def automatic_reason(msg: Message) -> str:
+def automatic_reason(
+    msg: Message,
+    values: dict[str, list[str]] | None = None,
+    senders: tuple[str, ...] | None = None,
+) -> str:
     """Why this message was sent by a machine (auto-reply, bounce, list), "" if by a person.
 
     RFC 3834 Auto-Submitted, Microsoft's X-Auto-Response-Suppress, Precedence bulk/list/junk,
     RFC 3464 delivery-status reports and RFC 8098 read receipts, and the usual mailer daemons.
+    A caller that has them already passes `values` (`_raw_values(msg)`) and `senders` (the
+    From header's addr-specs, `_addresses(values["from"])`).
     """
-    values = _raw_values(msg)
+    if values is None:
+        values = _raw_values(msg)
     auto = _first(values, "Auto-Submitted").lower()
     if auto and auto.split(";")[0].strip() != "no":
         return f"Auto-Submitted: {auto}"
@@ -253,7 +313,9 @@ def automatic_reason(msg: Message) -> str:
         return "Delivery status report (bounce)"
     if report_type == "disposition-notification":
         return "Read receipt (disposition notification)"
-    sender = ",".join(_addresses(values.get("from", [])))
+    if senders is None:
+        senders = _addresses(values.get("from", []))
+    sender = ",".join(senders)
     local = sender.split("@", 1)[0]
     if local in {"mailer-daemon", "postmaster"}:
         return f"Sent by {sender} (a mail server)"
@@ -359,10 +421,10 @@ def parse(raw: bytes) -> ParsedMail:
     """Read a stored message; never raises on malformed input (see `structure_problem`)."""
     walked = _Walk()
     try:
-        msg = BytesParser(policy=default_policy).parsebytes(raw)
+        msg = BytesParser(policy=_PARSE_POLICY).parsebytes(raw)
     except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on absurdly deep nesting
         # The headers alone still say who sent it and whether it is machine mail.
-        msg = BytesParser(policy=default_policy).parsebytes(raw, headersonly=True)
+        msg = BytesParser(policy=_PARSE_POLICY).parsebytes(raw, headersonly=True)
         structure = f"Malformed MIME: the parser gave up on the body ({type(exc).__name__})."
     else:
         structure = ""
@@ -372,19 +434,20 @@ def parse(raw: bytes) -> ParsedMail:
             _walk(msg, walked)
     except Exception as exc:  # noqa: BLE001 - the stdlib fails in assorted ways on bad MIME
         structure = f"Malformed MIME: {type(exc).__name__}: {clean(str(exc))[:200]}"
+    values = _raw_values(msg)
+    from_addresses = _addresses(values.get("from", []))
     try:
-        automatic = automatic_reason(msg)
+        automatic = automatic_reason(msg, values, from_addresses)
     except Exception:  # noqa: BLE001 - an unreadable report header proves nothing
         automatic = ""
-    values = _raw_values(msg)
     recipients: list[str] = []
     for name in ("to", "cc", "delivered-to", "x-original-to", "envelope-to"):
         recipients.extend(_addresses(values.get(name, [])))
-    headers = {name: " ".join(_decode_raw(raw[0]).split()) for name, raw in values.items()}
+    headers = {name: _decoded(raw[0]) for name, raw in values.items()}
     html = "\n".join(h for h in walked.htmls if h.strip())
     return ParsedMail(
         message_id=(message_ids(headers.get("message-id", "")) or ("",))[0],
-        from_addresses=_addresses(values.get("from", [])),
+        from_addresses=from_addresses,
         from_name=_display_name(values),
         subject=headers.get("subject", ""),
         in_reply_to=message_ids(headers.get("in-reply-to", "")),

@@ -17,7 +17,6 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from email.header import decode_header, make_header
 from typing import Any
 
 from django.conf import settings
@@ -28,6 +27,7 @@ from django.utils import timezone
 
 from supporthub.intake.email.models import InboundMessage, InboundState, Source
 from supporthub.intake.email.outcome import MailOutcome, MailUnprocessable
+from supporthub.intake.email.parsing import first_header
 from supporthub.intake.email.selectors import claimable
 from supporthub.notify.services import outbox_wakes_batched
 from supporthub.prepared import Prepared
@@ -66,13 +66,15 @@ def _clean(text: str, limit: int = FIELD_MAX) -> str:
 
 
 def _header(headers: Any, name: str) -> str:
-    value = headers.get(name)
-    if value is None:
-        return ""
+    # Decoded as parse() decodes it (raw 8-bit bytes as UTF-8, else Windows-1252, where the
+    # stdlib's str() gives U+FFFD), so the inbox list shows what the ticket will say.
     try:
-        return _clean(str(make_header(decode_header(str(value)))))
-    except Exception:  # noqa: BLE001 - a broken encoded-word shows as written, never fails
-        return _clean(str(value))
+        return _clean(first_header(headers, name))
+    except Exception:  # noqa: BLE001 - a header that cannot be read shows as written
+        try:
+            return _clean(str(headers.get(name) or ""))
+        except Exception:  # noqa: BLE001 - never fails (identify's dedupe key depends on it)
+            return ""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from django.db import IntegrityError
 
 from supporthub.intake.email import services
 from supporthub.intake.email.models import InboundMessage, InboundState, Source
+from supporthub.intake.email.parsing import parse
 from supporthub.intake.email.services import identify, inbox_store
 from supporthub.intake.email.tests.fakes import message
 
@@ -152,3 +153,57 @@ def test_bad_arguments_are_refused_by_name() -> None:
         inbox_store(raw=b"", source=Source.SMTP, mailbox="smtp://a")
     with pytest.raises(ValueError, match="imap_uidvalidity"):
         inbox_store(raw=message(9), source=Source.IMAP, mailbox="imap://a", imap_uid=3)
+
+
+def _raw_8bit(charset: str, name: bytes) -> bytes:
+    """Sender and subject as raw 8-bit bytes in `charset` (no RFC 2047), as some clients send."""
+    return (
+        b"From: " + "Jürgen".encode(charset) + b" <jurgen@initech.example>\r\n"
+        b"To: support@supporthub.example\r\n"
+        b"Subject: " + "Problème d'export".encode(charset) + b"\r\n"
+        b"Date: Mon, 24 Nov 2025 15:00:00 +0000\r\n"
+        b"Message-ID: <raw-" + name + b"@initech.example>\r\n\r\nThe export stopped.\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("charset", "name", "dedupe_key"),
+    [
+        # The keys as stored before sender and subject were decoded as parse() decodes them:
+        # they are in existing rows, so they must never change.
+        ("utf-8", b"utf8", "mid:75da4c9c2449faa271927069060dc0ff7ebc51ce8a1bbb136389fd2149ce6e3a"),
+        (
+            "latin-1",
+            b"latin1",
+            "mid:245f19d5079e0cc68952ac614b8f8d404de59e71833449bab1ee33bece3b05ae",
+        ),
+    ],
+)
+def test_raw_8bit_sender_and_subject_are_stored_as_the_ticket_will_read_them(
+    charset: str, name: bytes, dedupe_key: str
+) -> None:
+    raw = _raw_8bit(charset, name)
+    mail = parse(raw)
+
+    stored = inbox_store(raw=raw, source=Source.SMTP, mailbox="smtp://a")
+
+    row = InboundMessage.objects.get(pk=stored.message.pk)
+    assert mail.subject == "Problème d'export"
+    assert identify(raw).subject == row.subject == mail.subject
+    assert identify(raw).sender == row.sender == f"{mail.from_name} <{mail.from_address}>"
+    assert row.sender == "Jürgen <jurgen@initech.example>"
+    assert row.dedupe_key == identify(raw).dedupe_key == dedupe_key
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        message(1, subject="=?ISO-8859-1?Q?Probl=E8me?= de\r\n serveur"),
+        message(2, subject="=?x-unknown-charset?q?caf=E9?= ok"),
+        b"Subject: =?ISO-8859-\xf3?Q?Probl=E8me?=\r\nFrom: a@b\r\n\r\nbody",
+        b"Subject: mixed =?utf-8?q?caf=C3=A9?= caf\xc3\xa9 \xe9t\xe9\r\n\r\nbody",
+        b"Subject: a\x00b\r\n\r\nbody",
+    ],
+)
+def test_identify_reads_the_subject_parse_reads(raw: bytes) -> None:
+    assert identify(raw).subject == parse(raw).subject
