@@ -6,13 +6,20 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection
+from django.db.models import Value
+from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from supporthub import prepared
 from supporthub.customers.models import SupportContact
 from supporthub.customers.selectors import _ACTIVE_WITH_EMAIL
-from supporthub.prepared import Prepared
+from supporthub.notify.models import OutboxKind, OutboxMessage
+from supporthub.prepared import Prepared, insert
 from supporthub.testing.world import World
+from supporthub.tickets.models import AuditEntry, Channel, Ticket
+from supporthub.tickets.services import ticket_open
 
 pytestmark = pytest.mark.django_db
 
@@ -109,3 +116,125 @@ def test_from_rows_makes_instances_of_rows_another_statement_returned(world: Wor
     assert found._state.adding is False
     with pytest.raises(ValueError, match="this query selects"):
         by_pk.from_rows([(*rows[0], "one too many")])
+
+
+# --- insert ----------------------------------------------------------------------------------
+
+
+def _ticket(world: World) -> Ticket:
+    return ticket_open(
+        organisation=world.organisation,
+        requester=world.carol,
+        subject="Export stopped",
+        body="Since 02:00.",
+        severity=3,
+        channel=Channel.HUB,
+        acknowledge=False,
+    )
+
+
+def _columns(obj: object) -> dict[str, object]:
+    row = AuditEntry.objects.filter(pk=obj.pk).values().get()  # type: ignore[attr-defined]
+    row.pop("id")
+    return row
+
+
+def test_insert_writes_what_bulk_create_writes_and_sets_the_keys(world: World) -> None:
+    ticket = _ticket(world)
+    at = timezone.now()
+    ours = [
+        AuditEntry(ticket=ticket, code="x.one", data={"a": [1, "é"], "b": None}, at=at),
+        AuditEntry(ticket=ticket, actor=world.carol.user, code="x.two", data={}, at=at),
+    ]
+    django = [
+        AuditEntry(ticket=ticket, code="x.one", data={"a": [1, "é"], "b": None}, at=at),
+        AuditEntry(ticket=ticket, actor=world.carol.user, code="x.two", data={}, at=at),
+    ]
+    with CaptureQueriesContext(connection) as captured:
+        insert(ours)
+    AuditEntry.objects.bulk_create(django)
+
+    assert len(captured.captured_queries) == 1  # one statement, logged as any query
+    assert all(entry.pk is not None and not entry._state.adding for entry in ours)
+    assert ours[0].pk != ours[1].pk
+    assert [_columns(entry) for entry in ours] == [_columns(entry) for entry in django]
+    assert AuditEntry.objects.get(pk=ours[0].pk).data == {"a": [1, "é"], "b": None}
+
+
+def test_insert_runs_each_field_s_pre_save_as_save_does(world: World) -> None:
+    ticket = _ticket(world)  # ticket_open writes its ticket with insert
+    stored = Ticket.objects.get(pk=ticket.pk)
+    assert ticket.created_at is not None and ticket.updated_at is not None  # auto_now(_add)
+    assert stored.created_at == ticket.created_at
+    assert stored.updated_at == ticket.updated_at
+    assert stored.reference == ticket.reference
+
+
+def test_a_foreign_key_assigned_before_its_object_was_saved_takes_its_key(world: World) -> None:
+    ticket = _ticket(world)
+    unsaved = Ticket(organisation=world.organisation, subject="later")
+    entry = AuditEntry(ticket=unsaved, code="x", data={}, at=timezone.now())
+    with pytest.raises(ValueError, match="unsaved related object"):
+        insert([entry])
+    entry.ticket = ticket
+    ticket_id_before = entry.ticket_id
+    insert([entry])
+    assert AuditEntry.objects.get(pk=entry.pk).ticket_id == ticket_id_before == ticket.pk
+
+
+def test_ignore_conflicts_skips_a_row_that_is_there_and_sets_no_key(world: World) -> None:
+    def row(subject: str) -> OutboxMessage:
+        return OutboxMessage(
+            kind=OutboxKind.ACKNOWLEDGED,
+            dedupe_key="event:1",
+            recipient="carol@example.com",
+            subject=subject,
+            text_body="t",
+            html_body="<p>t</p>",
+        )
+
+    first, second = row("first"), row("second")
+    insert([first], ignore_conflicts=True)
+    insert([second], ignore_conflicts=True)
+    assert first.pk is None and second.pk is None  # as bulk_create(ignore_conflicts=True)
+    assert list(OutboxMessage.objects.values_list("subject", flat=True)) == ["first"]
+    with pytest.raises(IntegrityError):
+        insert([row("third")])
+
+
+def test_the_statement_is_written_once_per_shape(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ticket = _ticket(world)
+    monkeypatch.setattr(prepared._inserts, "shapes", {})
+    written: list[int] = []
+    real = prepared._insert_shape
+
+    def counted(connection: object, model: type, rows: int, ignore: bool) -> object:
+        written.append(rows)
+        return real(connection, model, rows, ignore)
+
+    monkeypatch.setattr(prepared, "_insert_shape", counted)
+
+    def entries(n: int) -> list[AuditEntry]:
+        return [AuditEntry(ticket=ticket, code=f"x.{i}", at=timezone.now()) for i in range(n)]
+
+    for n in (1, 2, 1, 2, 1):
+        insert(entries(n))
+    assert written == [1, 2]
+    many = entries(prepared.INSERT_MAX_ROWS + 1)
+    insert(many)  # a long list goes through bulk_create
+    assert written == [1, 2]
+    assert AuditEntry.objects.filter(code__startswith="x.").count() == 7 + len(many)
+
+
+def test_what_insert_cannot_write_is_refused(world: World) -> None:
+    ticket = _ticket(world)
+    with pytest.raises(ValueError, match="already has a primary key"):
+        insert([ticket])
+    with pytest.raises(TypeError, match="one model"):
+        insert([AuditEntry(ticket=ticket, code="x", at=timezone.now()), Ticket()])
+    expression = AuditEntry(ticket=ticket, code=Upper(Value("x")), at=timezone.now())
+    with pytest.raises(ValueError, match="is an expression"):
+        insert([expression])
+    assert not AuditEntry.objects.filter(code__in=["x", "X"]).exists()

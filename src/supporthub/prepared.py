@@ -1,6 +1,7 @@
-"""Querysets whose SQL Django compiles once per connection: for the few reads on the hottest
-paths (the sender of every inbound mail, the token and requester of every API create), where
-compiling the query cost more than the database took to answer it.
+"""Statements Django compiles once per connection, for the hottest paths, where compiling
+cost more than the database took to answer: `Prepared` querysets for the few reads (the
+sender of every inbound mail, the token and requester of every API create) and `insert` for
+the few writes (every inbound mail's stored row, ticket, outbox row and audit entries).
 
 The rows become model instances exactly as Django's own ModelIterable makes them (with the
 select_related objects attached), through the compiler's converters; the statement runs
@@ -128,3 +129,119 @@ class Prepared(Generic[M]):
             populators=get_related_populators(klass_info, compiler.select, using),
             model=klass_info["model"],
         )
+
+
+# --- INSERT --------------------------------------------------------------------------------
+
+# Up to this many rows an INSERT's statement is kept per shape; a longer list goes through
+# bulk_create (no hot path writes more than a handful of rows at once).
+INSERT_MAX_ROWS = 16
+
+
+@dataclass(frozen=True)
+class _Insert:
+    sql: str
+    fields: tuple[Any, ...]  # the model fields whose values are sent, in column order
+    returns_pk: bool
+
+
+_inserts = threading.local()
+
+
+def insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
+    """Write new instances of one model in one INSERT whose SQL is written once per shape.
+
+    What `Model.objects.bulk_create(objs, ignore_conflicts=...)` does, for the few writes on
+    the hottest paths (every inbound mail's ticket, outbox row and audit entries), where
+    building the INSERT through the ORM cost more than the database took to run it: values
+    prepared by each field (`pre_save`: auto_now and the like; `get_db_prep_save`), the
+    primary keys set from RETURNING (not with ignore_conflicts: a skipped row has none), and
+    the instances marked saved. As with bulk_create, no save signals are sent and save() is
+    not called. Instances must be new (no primary key) and hold plain values (no
+    expressions). The statement runs through the connection's cursor, so query logging,
+    execute wrappers and tests see it.
+    """
+    if not objs:
+        return
+    model = type(objs[0])
+    if any(type(obj) is not model for obj in objs):
+        raise TypeError("insert: every instance must be of one model")
+    using = objs[0]._state.db or DEFAULT_DB_ALIAS
+    connection = connections[using]
+    returning = connection.features.can_return_rows_from_bulk_insert
+    if len(objs) > INSERT_MAX_ROWS or (len(objs) > 1 and not returning and not ignore_conflicts):
+        model._base_manager.using(using).bulk_create(objs, ignore_conflicts=ignore_conflicts)
+        return
+    for obj in objs:
+        if obj.pk is not None:
+            raise ValueError(f"insert: {model.__name__} {obj.pk} already has a primary key")
+        # Foreign keys assigned before their object was saved take its key now (bulk_create
+        # does the same); an unsaved related object is refused.
+        obj._prepare_related_fields_for_save(operation_name="insert")  # type: ignore[attr-defined]
+    shapes: dict[tuple[Any, ...], _Insert] = _inserts.__dict__.setdefault("shapes", {})
+    key = (using, model, len(objs), ignore_conflicts)
+    shape = shapes.get(key)
+    if shape is None:
+        shape = shapes[key] = _insert_shape(connection, model, len(objs), ignore_conflicts)
+    params: list[Any] = []
+    for obj in objs:
+        for field in shape.fields:
+            value = field.pre_save(obj, True)
+            if hasattr(value, "resolve_expression"):
+                raise ValueError(f"insert: {model.__name__}.{field.name} is an expression")
+            params.append(field.get_db_prep_save(value, connection=connection))
+    with connection.cursor() as cursor:
+        cursor.execute(shape.sql, params)
+        if shape.returns_pk:
+            if returning:
+                pks = [row[0] for row in cursor.fetchall()]
+            else:  # one row, on a database without RETURNING
+                pk = model._meta.pk
+                pks = [connection.ops.last_insert_id(cursor, model._meta.db_table, pk.column)]
+    for i, obj in enumerate(objs):
+        if shape.returns_pk:
+            obj.pk = pks[i]
+        obj._state.adding = False
+        obj._state.db = using
+
+
+def _insert_shape(connection: Any, model: type[Model], rows: int, ignore: bool) -> _Insert:
+    from django.db.models import AutoField, BinaryField
+    from django.db.models.constants import OnConflict
+    from django.db.models.fields import NOT_PROVIDED
+
+    meta = model._meta
+    fields = tuple(
+        field
+        for field in meta.concrete_fields
+        if not isinstance(field, AutoField) and not getattr(field, "generated", False)
+    )
+    if len(fields) != len(meta.concrete_fields) - 1 or not isinstance(meta.pk, AutoField):
+        raise ValueError(f"insert: {meta.label} needs an auto-incremented primary key")
+    ops = connection.ops
+    for field in fields:
+        # BinaryField's placeholder is the backend's (plain %s on PostgreSQL and SQLite).
+        plain = not hasattr(field, "get_placeholder") or (
+            isinstance(field, BinaryField)
+            and ops.binary_placeholder_sql(None) == ops.binary_placeholder_sql(b"") == "%s"
+        )
+        if not plain or field.db_default is not NOT_PROVIDED:
+            raise ValueError(f"insert: {meta.label}.{field.name} needs the ORM's own INSERT")
+    on_conflict = OnConflict.IGNORE if ignore else None
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    parts = [
+        ops.insert_statement(on_conflict=on_conflict),
+        ops.quote_name(meta.db_table),
+        "(" + ", ".join(ops.quote_name(field.column) for field in fields) + ")",
+        "VALUES " + ", ".join([row] * rows),
+    ]
+    suffix = ops.on_conflict_suffix_sql(fields, on_conflict, None, None)
+    if suffix:
+        parts.append(suffix)
+    # Primary keys come back from RETURNING (one row without it: the last insert id);
+    # rows skipped by ON CONFLICT return nothing, so they are not asked for then.
+    returns_pk = not ignore
+    if returns_pk and connection.features.can_return_rows_from_bulk_insert:
+        returning, _ = ops.return_insert_columns([meta.pk])
+        parts.append(returning)
+    return _Insert(sql=" ".join(parts), fields=fields, returns_pk=returns_pk)

@@ -24,6 +24,7 @@ from django.utils.html import strip_tags
 from supporthub.customers.models import SupportContact
 from supporthub.notify.models import OutboxKind, OutboxMessage, OutboxState
 from supporthub.notify.tokens import reply_address
+from supporthub.prepared import insert
 from supporthub.tickets.models import BodyFormat, Message, MessageKind, Status, Ticket
 from supporthub.tickets.rendering import render_body
 from supporthub.worker import wake
@@ -140,7 +141,7 @@ def _wake_after_commit() -> None:
 
 def _store(row: OutboxMessage) -> None:
     # The same event enqueued twice (a retried handler) keeps the first row: one event, one mail.
-    OutboxMessage.objects.bulk_create([row], ignore_conflicts=True)
+    insert([row], ignore_conflicts=True)
     if _batched_wakes.get() is None:
         transaction.on_commit(wake, robust=True)
     else:

@@ -19,6 +19,7 @@ from supporthub.actors import Actor, actor_user
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.notify import services as notify
+from supporthub.prepared import insert
 from supporthub.routing.regions import region_for
 from supporthub.sla import services as sla
 from supporthub.staff.models import StaffMember
@@ -62,7 +63,7 @@ def audit_entry(
     *, ticket: Ticket, code: str, actor: Actor = None, at: datetime | None = None, **data: Any
 ) -> AuditEntry:
     """The entry `audit` would record, unsaved: for callers that write several in one INSERT
-    (`AuditEntry.objects.bulk_create`, in the order they happened)."""
+    (`supporthub.prepared.insert`, in the order they happened)."""
     return AuditEntry(
         ticket=ticket, actor=actor_user(actor), code=code, data=data, at=at or timezone.now()
     )
@@ -162,7 +163,7 @@ def ticket_open(
     # The related rows are in hand: skip full_clean's one existence query per foreign key.
     ticket.full_clean(exclude=_TICKET_FKS)
     with transaction.atomic(savepoint=False):
-        ticket.save()
+        insert([ticket])  # Ticket.save() adds nothing to an INSERT (no override, no signals)
         opened = [
             audit_entry(
                 ticket=ticket,
@@ -197,7 +198,7 @@ def ticket_open(
             else ()
         )
         if audit_into is None or roles:
-            AuditEntry.objects.bulk_create(opened)
+            insert(opened)
         else:
             audit_into.extend(opened)
         # Outbound mail: the acknowledgement goes to the outbox in this transaction.
@@ -243,7 +244,7 @@ def ticket_add_message(
             created_at=at,
         )
         message.full_clean(exclude=["ticket", "author_staff", "author_contact"])
-        message.save()
+        insert([message])
         fields = ["version", "updated_at"]
         actor = author_staff.user if author_staff is not None else None
         if author_contact is not None:

@@ -30,7 +30,7 @@ from supporthub.intake.email.outcome import MailOutcome, MailUnprocessable
 from supporthub.intake.email.parsing import first_header
 from supporthub.intake.email.selectors import claimable
 from supporthub.notify.services import outbox_wakes_batched
-from supporthub.prepared import Prepared
+from supporthub.prepared import Prepared, insert
 from supporthub.worker import wake
 
 logger = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ def inbox_store(
         # No look before the insert: the unique keys (dedupe_key; mailbox + IMAP UID) refuse
         # a copy, in one statement instead of two for every message that is not one.
         with transaction.atomic(durable=True):
-            row.save(force_insert=True)
+            insert([row])
             transaction.on_commit(waker, robust=True)
     except IntegrityError:
         # A copy: stored before, or by another listener or poller at the same moment.

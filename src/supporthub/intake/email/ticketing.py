@@ -82,6 +82,7 @@ from supporthub.notify.services import (
     ticket_root_message_id,
 )
 from supporthub.notify.tokens import ReplyTokenInvalid, reply_address, reply_token_read
+from supporthub.prepared import insert
 from supporthub.tickets import services as tickets
 from supporthub.tickets.models import (
     AuditEntry,
@@ -479,7 +480,7 @@ def _open(
             )
         )
     if mail.files:
-        AuditEntry.objects.bulk_create(entries)
+        insert(entries)
         entries = []
     left_out = _attach(inbound, ticket, contact, mail.files, message=None)
     _acknowledge(
@@ -658,7 +659,7 @@ def _acknowledge(
         recipient=contact.email,
         severity=ticket.severity,
     )
-    AuditEntry.objects.bulk_create([*audited_before, acknowledged])
+    insert([*audited_before, acknowledged])
 
 
 def _auto_replied_recently(ticket: Ticket, recipient: str) -> bool:
