@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Upper
 
@@ -93,6 +93,11 @@ _ENTITLEMENT_SQL = f"""
 """  # noqa: S608 - the names interpolated are the model's own columns
 
 
+# Makes the subscription of an _ENTITLEMENT_SQL row (its first columns: this query's own).
+_SUBSCRIPTION_ROW: Prepared[Subscription] = Prepared(
+    lambda pk: Subscription.objects.filter(pk=pk), markers=(-424242,)
+)
+
 # Set by `entitlements_remembered`: (organisation instance, day) -> what entitlement_on found.
 _remembered: ContextVar[dict[tuple[int, int, date], Entitlement | None] | None] = ContextVar(
     "customers_remembered_entitlements", default=None
@@ -128,29 +133,33 @@ def entitlement_on(*, organisation: Organisation, on: date) -> Entitlement | Non
 
 def _entitlement_on(organisation: Organisation, on: date) -> Entitlement | None:
     day = on.isoformat()
-    rows = list(Subscription.objects.raw(_ENTITLEMENT_SQL, [day, organisation.pk, day, day]))
+    # Through the cursor rather than a RawQuerySet, which maps columns to fields by name
+    # for every row: the subscription's columns come first, in the model's order.
+    with connection.cursor() as cursor:
+        cursor.execute(_ENTITLEMENT_SQL, [day, organisation.pk, day, day])
+        rows = cursor.fetchall()
     if not rows:
         return None
-    subscription = rows[0]
-    row: Any = subscription  # the joined columns ride on the instance as attributes
-    subscription.policy = Policy(pk=subscription.policy_id, key=row.p_key, name=row.p_name)
+    width = len(Subscription._meta.concrete_fields)
+    [subscription] = _SUBSCRIPTION_ROW.from_rows([rows[0][:width]])
+    p_key, p_name, v_id, effective, v_sha256, v_source_name, stamp = rows[0][width:]
+    subscription.policy = Policy(pk=subscription.policy_id, key=p_key, name=p_name)
     subscription.organisation = organisation
-    if row.v_id is None:
+    if v_id is None:
         return entitlement_for(subscription=subscription, on=on)  # raises PolicyNotInForce
-    effective = row.v_effective_date
     version = PolicyVersion.from_db(
         "default",
         ["id", "policy_id", "effective_date", "sha256", "source_name"],
         [
-            row.v_id,
+            v_id,
             subscription.policy_id,
             effective if isinstance(effective, date) else date.fromisoformat(effective),
-            row.v_sha256,
-            row.v_source_name,
+            v_sha256,
+            v_source_name,
         ],
     )
     version.policy = subscription.policy
-    return _entitlement(subscription, version, row.calendar_stamp)
+    return _entitlement(subscription, version, stamp)
 
 
 # Support Contacts by address in any case: UPPER on both sides, email__iexact's comparison on
