@@ -1,16 +1,15 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
+from supporthub.admin_base import ReadOnlyAdminMixin
 from supporthub.intake.voicemail.models import Voicemail
 
 
 @admin.register(Voicemail)
-class VoicemailAdmin(admin.ModelAdmin[Voicemail]):
-    """Read-only: callbacks write voicemails; agents triage them in the console."""
+class VoicemailAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Voicemail]):
+    """Read-only: callbacks write voicemails; agents triage them in the console. Never
+    deleted by hand: a recording is kept as the inbound mail is."""
 
     list_display = [
         "received_at",
@@ -35,9 +34,3 @@ class VoicemailAdmin(admin.ModelAdmin[Voicemail]):
     list_select_related = ["contact", "ticket"]
     date_hierarchy = "received_at"
     readonly_fields = [f.name for f in Voicemail._meta.get_fields() if f.concrete]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
