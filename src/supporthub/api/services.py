@@ -22,7 +22,12 @@ from supporthub.api.models import ApiToken, IdempotencyRecord
 from supporthub.api.schemas import ImportedTicket, TicketCreate, TicketPatch
 from supporthub.api.selectors import tickets_for_api
 from supporthub.customers.models import Organisation, SupportContact
-from supporthub.customers.selectors import contact_with_email, entitlement_on, local_date
+from supporthub.customers.selectors import (
+    contact_with_email,
+    entitlement_on,
+    entitlements_remembered,
+    local_date,
+)
 from supporthub.staff.models import StaffMember
 from supporthub.tickets.models import BodyFormat, Channel, Status, Ticket, TicketType
 from supporthub.tickets.selectors import ticket_for
@@ -292,8 +297,9 @@ def ticket_create(*, viewer: Viewer, data: TicketCreate) -> Ticket:
     """Open a ticket for the caller: channel `api` for tokens, `hub` for a browser session."""
     organisation = _organisation_for(viewer, data.organisation_id)
     requester, field = _requester_for(viewer, organisation, data)
-    severity = data.severity if data.severity is not None else _default_severity(organisation)
-    with fields_named({"requester": field}):
+    # A defaulted severity and ticket_open read the same entitlement: one query, not two.
+    with entitlements_remembered(), fields_named({"requester": field}):
+        severity = data.severity if data.severity is not None else _default_severity(organisation)
         return ticket_open(
             organisation=organisation,
             requester=requester,

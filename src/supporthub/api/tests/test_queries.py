@@ -59,6 +59,21 @@ def test_creating_a_ticket_takes_five_queries_and_two_for_its_acknowledgement_ma
     assert '"django_tasks_database_dbtaskresult"' in data[6]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_defaulted_severity_reads_the_entitlement_once(world: World, org_api: Api) -> None:
+    CalendarStamp.objects.get_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
+    org_api.post("/api/tickets", new_ticket(world, subject="warm-up"))
+    body = new_ticket(world, subject="no severity given")
+    del body["severity"]
+    with CaptureQueriesContext(connection) as captured:
+        response = org_api.post("/api/tickets", body)
+    assert response.status_code == 201
+    assert response.json()["severity"] == 3  # the policy's default
+    statements = _statements(captured)
+    assert len(_data(statements)) == 7, "\n".join(statements)
+    assert sum("FROM customers_subscription" in s for s in statements) == 1
+
+
 def test_reading_a_ticket_takes_two_queries(world: World, org_api: Api) -> None:
     ticket = org_api.post("/api/tickets", new_ticket(world)).json()
     org_api.get(f"/api/tickets/{ticket['id']}")
