@@ -152,14 +152,14 @@ def insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
     """Write new instances of one model in one INSERT whose SQL is written once per shape.
 
     What `Model.objects.bulk_create(objs, ignore_conflicts=...)` does, for the few writes on
-    the hottest paths (every inbound mail's ticket, outbox row and audit entries), where
-    building the INSERT through the ORM cost more than the database took to run it: values
-    prepared by each field (`pre_save`: auto_now and the like; `get_db_prep_save`), the
-    primary keys set from RETURNING (not with ignore_conflicts: a skipped row has none), and
-    the instances marked saved. As with bulk_create, no save signals are sent and save() is
-    not called. Instances must be new (no primary key) and hold plain values (no
-    expressions). The statement runs through the connection's cursor, so query logging,
-    execute wrappers and tests see it.
+    the hottest paths (every inbound mail's stored row, ticket, outbox row and audit
+    entries), where building the INSERT through the ORM cost more than the database took to
+    run it: values prepared by each field (`pre_save`: auto_now and the like;
+    `get_db_prep_save`), the primary keys set from RETURNING (not with ignore_conflicts: a
+    skipped row has none), and the instances marked saved. As with bulk_create, no save
+    signals are sent and save() is not called. Instances must be new (no primary key) and
+    hold plain values (no expressions). The statement runs through the connection's cursor,
+    so query logging, execute wrappers and tests see it.
     """
     if not objs:
         return
