@@ -7,16 +7,17 @@ import threading
 
 import pytest
 from django.db import IntegrityError, connection
-from django.db.models import Value
+from django.db.models import Model, Value
 from django.db.models.functions import Upper
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from supporthub import prepared
-from supporthub.customers.models import SupportContact
+from supporthub.customers.models import Subscription, SupportContact
 from supporthub.customers.selectors import _ACTIVE_WITH_EMAIL
+from supporthub.intake.email.models import InboundMessage
 from supporthub.notify.models import OutboxKind, OutboxMessage
-from supporthub.prepared import Prepared, insert
+from supporthub.prepared import Prepared, concrete_columns, insert, model_rows
 from supporthub.testing.world import World
 from supporthub.tickets.models import AuditEntry, Channel, Ticket
 from supporthub.tickets.services import ticket_open
@@ -196,7 +197,9 @@ def test_ignore_conflicts_skips_a_row_that_is_there_and_sets_no_key(world: World
     first, second = row("first"), row("second")
     insert([first], ignore_conflicts=True)
     insert([second], ignore_conflicts=True)
-    assert first.pk is None and second.pk is None  # as bulk_create(ignore_conflicts=True)
+    # As bulk_create(ignore_conflicts=True): no key, and not known to be saved.
+    assert first.pk is None and second.pk is None
+    assert first._state.adding and second._state.adding
     assert list(OutboxMessage.objects.values_list("subject", flat=True)) == ["first"]
     with pytest.raises(IntegrityError):
         insert([row("third")])
@@ -238,3 +241,12 @@ def test_what_insert_cannot_write_is_refused(world: World) -> None:
     with pytest.raises(ValueError, match="is an expression"):
         insert([expression])
     assert not AuditEntry.objects.filter(code__in=["x", "X"]).exists()
+
+
+@pytest.mark.parametrize("model", [InboundMessage, Subscription, SupportContact])
+def test_model_rows_select_concrete_columns_in_their_order(model: type[Model]) -> None:
+    """Hand-written SQL (an UPDATE ... RETURNING, a join) selects concrete_columns and hands
+    its rows to model_rows(...).from_rows: both must name the same columns, in one order."""
+    compiled = model_rows(model)._compiled("default")
+    assert compiled.init_list == [field.attname for field in model._meta.concrete_fields]
+    assert f"SELECT {concrete_columns(model, table=model._meta.db_table)} FROM" in compiled.sql

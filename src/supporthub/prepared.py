@@ -67,7 +67,8 @@ class Prepared(Generic[M]):
 
     def from_rows(self, rows: list[tuple[Any, ...]], *, using: str = DEFAULT_DB_ALIAS) -> list[M]:
         """Instances made from rows another statement returned (an UPDATE ... RETURNING) with
-        the columns this query selects, in its order: converted as this query's rows are."""
+        the columns this query selects, in its order: converted as this query's rows are.
+        For a whole model's rows, see `model_rows` and `concrete_columns`."""
         compiled = self._compiled(using)
         width = len(compiled.compiler.select)
         for row in rows:
@@ -131,6 +132,20 @@ class Prepared(Generic[M]):
         )
 
 
+def model_rows(model: type[M]) -> Prepared[M]:
+    """Makes instances of `model` (`.from_rows`) from rows of `concrete_columns(model)`: for
+    hand-written SQL on a hot path (UPDATE ... RETURNING, a join read by position)."""
+    return Prepared(lambda pk: model._default_manager.filter(pk=pk), markers=(-424242,))
+
+
+def concrete_columns(model: type[Model], *, table: str = "", using: str = DEFAULT_DB_ALIAS) -> str:
+    """The model's columns, quoted, in the order its queries select them (its concrete fields),
+    optionally qualified by `table` (an alias in the caller's SQL)."""
+    quote = connections[using].ops.quote_name
+    prefix = f"{quote(table)}." if table else ""
+    return ", ".join(prefix + quote(field.column) for field in model._meta.concrete_fields)
+
+
 # --- INSERT --------------------------------------------------------------------------------
 
 # Up to this many rows an INSERT's statement is kept per shape; a longer list goes through
@@ -155,11 +170,11 @@ def insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
     the hottest paths (every inbound mail's stored row, ticket, outbox row and audit
     entries), where building the INSERT through the ORM cost more than the database took to
     run it: values prepared by each field (`pre_save`: auto_now and the like;
-    `get_db_prep_save`), the primary keys set from RETURNING (not with ignore_conflicts: a
-    skipped row has none), and the instances marked saved. As with bulk_create, no save
-    signals are sent and save() is not called. Instances must be new (no primary key) and
-    hold plain values (no expressions). The statement runs through the connection's cursor,
-    so query logging, execute wrappers and tests see it.
+    `get_db_prep_save`), the primary keys set from RETURNING and the instances marked saved
+    (not with ignore_conflicts: a skipped row has no key, and none is known to be saved). As
+    with bulk_create, no save signals are sent and save() is not called. Instances must be
+    new (no primary key) and hold plain values (no expressions). The statement runs through
+    the connection's cursor, so query logging, execute wrappers and tests see it.
     """
     if not objs:
         return
@@ -198,11 +213,11 @@ def insert(objs: Sequence[Model], *, ignore_conflicts: bool = False) -> None:
             else:  # one row, on a database without RETURNING
                 pk = model._meta.pk
                 pks = [connection.ops.last_insert_id(cursor, model._meta.db_table, pk.column)]
-    for i, obj in enumerate(objs):
-        if shape.returns_pk:
-            obj.pk = pks[i]
-        obj._state.adding = False
-        obj._state.db = using
+    if shape.returns_pk:  # as bulk_create: a row ON CONFLICT may have skipped stays unsaved
+        for obj, pk in zip(objs, pks, strict=True):
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = using
 
 
 def _insert_shape(connection: Any, model: type[Model], rows: int, ignore: bool) -> _Insert:

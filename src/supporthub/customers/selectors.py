@@ -17,7 +17,7 @@ from supporthub.customers.models import Organisation, Subscription, SupportConta
 from supporthub.policies import schema
 from supporthub.policies.models import Policy, PolicyVersion
 from supporthub.policies.selectors import policy_version_in_force
-from supporthub.prepared import Prepared
+from supporthub.prepared import Prepared, concrete_columns, model_rows
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def _entitlement(
 # The closures' stamp rides along, so opening a ticket reads closures only when they changed.
 # The subscription's columns are named (never s.*): a statement PostgreSQL has prepared keeps
 # working after a migration adds a column, instead of failing until its connection closes.
-_SUBSCRIPTION_COLUMNS = ", ".join(f's."{f.column}"' for f in Subscription._meta.concrete_fields)
+_SUBSCRIPTION_COLUMNS = concrete_columns(Subscription, table="s")
 _ENTITLEMENT_SQL = f"""
     SELECT {_SUBSCRIPTION_COLUMNS}, p.key AS p_key, p.name AS p_name,
            v.id AS v_id, v.effective_date AS v_effective_date, v.sha256 AS v_sha256,
@@ -94,9 +94,7 @@ _ENTITLEMENT_SQL = f"""
 
 
 # Makes the subscription of an _ENTITLEMENT_SQL row (its first columns: this query's own).
-_SUBSCRIPTION_ROW: Prepared[Subscription] = Prepared(
-    lambda pk: Subscription.objects.filter(pk=pk), markers=(-424242,)
-)
+_SUBSCRIPTION_ROW = model_rows(Subscription)
 
 # Set by `entitlements_remembered`: (organisation instance, day) -> what entitlement_on found.
 _remembered: ContextVar[dict[tuple[int, int, date], Entitlement | None] | None] = ContextVar(

@@ -30,7 +30,7 @@ from supporthub.intake.email.outcome import MailOutcome, MailUnprocessable
 from supporthub.intake.email.parsing import first_header
 from supporthub.intake.email.selectors import claimable
 from supporthub.notify.services import outbox_wakes_batched
-from supporthub.prepared import Prepared, insert
+from supporthub.prepared import concrete_columns, insert, model_rows
 from supporthub.worker import wake
 
 logger = logging.getLogger(__name__)
@@ -257,11 +257,9 @@ def _start(pk: int, claimed_at: datetime) -> InboundMessage | None:
     return InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).first()
 
 
-# The row as _start's RETURNING gives it (every column, in the model's order, which is what
-# this query selects): made into an instance with the database's converters, as Django would.
-_STARTED: Prepared[InboundMessage] = Prepared(
-    lambda pk: InboundMessage.objects.filter(pk=pk), markers=(-424242,)
-)
+# The row as _start's RETURNING gives it: made into an instance with the database's
+# converters, as Django would.
+_STARTED = model_rows(InboundMessage)
 
 
 @functools.cache
@@ -269,7 +267,7 @@ def _start_sql(vendor: str) -> str:
     """The UPDATE ... RETURNING of _start, for the database `vendor` (its quoting)."""
     meta = InboundMessage._meta
     quote = db_connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in meta.concrete_fields)
+    columns = concrete_columns(InboundMessage, using=db_connection.alias)
     return (
         f"UPDATE {quote(meta.db_table)} "  # noqa: S608 - names from the model only
         f"SET {quote('attempts')} = {quote('attempts')} + 1, {quote('claimed_at')} = %s "
