@@ -47,14 +47,18 @@ def _waiting(task: Any) -> bool:
     if _WAITING is None:
         # Compiled once per thread (a busy listener or inbox worker asks many times a second).
         _WAITING = Prepared(
-            lambda queue, backend, path: DBTaskResult.objects.filter(
-                status=TaskResultStatus.READY,
-                queue_name=queue,
-                backend_name=backend,
-                task_path=path,
-                # Runs as soon as a worker is free (not a delayed run, which waits).
-                run_after__in=[get_date_max()],
-            ).only("pk")[:1],
+            lambda queue, backend, path: (
+                DBTaskResult.objects.filter(
+                    status=TaskResultStatus.READY,
+                    queue_name=queue,
+                    backend_name=backend,
+                    task_path=path,
+                    # Runs as soon as a worker is free (not a delayed run, which waits).
+                    run_after__in=[get_date_max()],
+                )
+                .order_by()
+                .only("pk")[:1]
+            ),
             markers=("\x00queue\x00", "\x00backend\x00", "\x00path\x00"),
         )
     return _WAITING.first(task.queue_name, task.backend, task.module_path) is not None

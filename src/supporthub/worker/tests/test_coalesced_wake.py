@@ -115,7 +115,8 @@ def test_with_spacing_calls_start_that_far_apart_and_still_after_every_request()
         _until(lambda: bool(starts) and starts[-1] >= last_asked)
         assert starts[-1] >= last_asked
         gaps = [later - earlier for earlier, later in zip(starts, starts[1:], strict=False)]
-        assert gaps and min(gaps) >= 0.2 * 0.95
+        # Timed inside the call, so one call's scheduling delay may eat into the next gap.
+        assert gaps and min(gaps) >= 0.2 - 0.05
         assert len(starts) <= 6  # without spacing: one call per request served, hundreds
     finally:
         waker.close()

@@ -283,3 +283,26 @@ def test_a_message_another_worker_finished_meanwhile_keeps_only_that_workers_tic
     assert done.reason == "Done by the other worker."
     assert done.ticket is None
     assert Ticket.objects.count() == 0  # ... and its ticket was rolled back
+
+
+@pytest.mark.parametrize("microsecond", [0, 123456])
+def test_start_returns_the_row_the_orm_reads_and_counts_the_attempt_once(
+    microsecond: int,
+) -> None:
+    from supporthub.intake.email.services import _start
+
+    row = _store(1)
+    claimed = timezone.now().replace(microsecond=microsecond)
+    InboundMessage.objects.filter(pk=row.pk).update(claimed_at=claimed)
+
+    started = _start(row.pk, claimed)
+
+    assert started is not None
+    fresh = InboundMessage.objects.get(pk=row.pk)
+    for field in InboundMessage._meta.concrete_fields:
+        ours, orm = getattr(started, field.attname), getattr(fresh, field.attname)
+        ours = bytes(ours) if isinstance(ours, memoryview) else ours
+        orm = bytes(orm) if isinstance(orm, memoryview) else orm
+        assert (ours, type(ours)) == (orm, type(orm)), field.name
+    assert started.attempts == 1 and not started._state.adding
+    assert _start(row.pk, claimed) is None  # re-stamped: the old claim is no longer ours
