@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -37,34 +38,36 @@ def wake(task: Any = None) -> None:
 
 def _waiting(task: Any) -> bool:
     """A wake-up for `task` that no worker has taken yet (database backend only)."""
-    from django_tasks import TaskResultStatus, task_backends
+    from django_tasks import task_backends
     from django_tasks_db.backend import DatabaseBackend
-    from django_tasks_db.models import DBTaskResult, get_date_max
 
     if not isinstance(task_backends[task.backend], DatabaseBackend):
         return False
-    global _WAITING
-    if _WAITING is None:
-        # Compiled once per thread (a busy listener or inbox worker asks many times a second).
-        _WAITING = Prepared(
-            lambda queue, backend, path: (
-                DBTaskResult.objects.filter(
-                    status=TaskResultStatus.READY,
-                    queue_name=queue,
-                    backend_name=backend,
-                    task_path=path,
-                    # Runs as soon as a worker is free (not a delayed run, which waits).
-                    run_after__in=[get_date_max()],
-                )
-                .order_by()
-                .only("pk")[:1]
-            ),
-            markers=("\x00queue\x00", "\x00backend\x00", "\x00path\x00"),
-        )
-    return _WAITING.first(task.queue_name, task.backend, task.module_path) is not None
+    return _waiting_query().first(task.queue_name, task.backend, task.module_path) is not None
 
 
-_WAITING: Prepared[Any] | None = None
+@functools.cache
+def _waiting_query() -> Prepared[Any]:
+    """_waiting's query, compiled once per thread (a busy listener or inbox worker asks many
+    times a second); built on first use, once django_tasks_db's models are loaded."""
+    from django_tasks import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult, get_date_max
+
+    return Prepared(
+        lambda queue, backend, path: (
+            DBTaskResult.objects.filter(
+                status=TaskResultStatus.READY,
+                queue_name=queue,
+                backend_name=backend,
+                task_path=path,
+                # Runs as soon as a worker is free (not a delayed run, which waits).
+                run_after__in=[get_date_max()],
+            )
+            .order_by()
+            .only("pk")[:1]
+        ),
+        markers=("\x00queue\x00", "\x00backend\x00", "\x00path\x00"),
+    )
 
 
 class CoalescedWake:
@@ -84,7 +87,6 @@ class CoalescedWake:
         self._spacing = spacing
         self._asked = threading.Event()
         self._closing = threading.Event()
-        self._stopping = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -93,7 +95,6 @@ class CoalescedWake:
 
     def close(self, timeout: float = 10.0) -> None:
         """Stop after one last call (harmless when nothing was asked: a wake-up finds nothing)."""
-        self._stopping = True
         self._closing.set()
         self._asked.set()
         self._thread.join(timeout)
@@ -114,7 +115,7 @@ class CoalescedWake:
             except Exception:  # noqa: BLE001 - the thread must outlive any one failure
                 logger.warning("Could not wake a worker; the reconciler will retry", exc_info=True)
             # Stop only once no request came during that call (it may not have seen its row).
-            if self._stopping and not self._asked.is_set():
+            if self._closing.is_set() and not self._asked.is_set():
                 connection.close()
                 return
             # Calls start at least `spacing` apart (not when closing): requests made meanwhile

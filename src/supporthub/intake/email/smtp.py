@@ -15,7 +15,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, close_old_connections, connection, connections
+from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from supporthub.intake.email.models import Source
@@ -31,25 +31,6 @@ STORE_THREADS = 4
 # At most 20 wake-ups a second under a flood of mail (each one a read, or a task row): the
 # worker woken drains everything stored before it, so more would only cost the listener.
 WAKE_SPACING = 0.05
-
-
-def _store(
-    raw: bytes, mailbox: str, mail_from: str, rcpt_tos: list[str], waker: CoalescedWake
-) -> Stored:
-    # A connection that broke since the last message (a database restart) is replaced.
-    close_old_connections()
-    try:
-        return inbox_store(
-            raw=raw,
-            source=Source.SMTP,
-            mailbox=mailbox,
-            envelope_sender=mail_from,
-            envelope_recipients=rcpt_tos,
-            waker=waker.request,
-        )
-    except Exception:
-        connection.close()  # the next message starts on a fresh connection
-        raise
 
 
 class InboxHandler:
@@ -69,7 +50,20 @@ class InboxHandler:
         with self.lock:
             if not any(known is wrapper for known in self.connections):
                 self.connections.append(wrapper)
-        return _store(raw, self.mailbox, mail_from, rcpt_tos, self.waker)
+        # A connection that broke since the last message (a database restart) is replaced.
+        close_old_connections()
+        try:
+            return inbox_store(
+                raw=raw,
+                source=Source.SMTP,
+                mailbox=self.mailbox,
+                envelope_sender=mail_from,
+                envelope_recipients=rcpt_tos,
+                waker=self.waker.request,
+            )
+        except Exception:
+            wrapper.close()  # the next message starts on a fresh connection
+            raise
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         raw = envelope.original_content or envelope.content
