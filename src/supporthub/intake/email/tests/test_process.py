@@ -292,7 +292,8 @@ def test_start_returns_the_row_the_orm_reads_and_counts_the_attempt_once(
     from supporthub.intake.email.services import _start
 
     row = _store(1)
-    claimed = timezone.now().replace(microsecond=microsecond)
+    # In the past, as a claim is when its attempt starts (_start re-stamps it with now).
+    claimed = timezone.now().replace(microsecond=microsecond) - timedelta(seconds=1)
     InboundMessage.objects.filter(pk=row.pk).update(claimed_at=claimed)
 
     started = _start(row.pk, claimed)
