@@ -257,6 +257,18 @@ class Calendar:
             return from_epoch_us(instant)
         return from_epoch_us(self._hours.next_counting(instant))
 
+    def openings(self, at: datetime, limit: int) -> list[tuple[datetime, datetime]]:
+        """The open spans (UTC) that end after `at`, the current one first, `limit` of them.
+
+        A span runs across a skipped or repeated hour as `is_open` does: it is the calendar's
+        own intervals, merged where one ends as the next begins. A 24x7x365 calendar has no
+        spans (it is always open): ValueError.
+        """
+        if self._hours is None:
+            raise ValueError("a 24x7x365 calendar is always open: it has no openings to list")
+        spans = self._hours.intervals_after(to_epoch_us(at, "at"), limit)
+        return [(from_epoch_us(start), from_epoch_us(end)) for start, end in spans]
+
     def counted_amount(self, amount: int, unit: Unit) -> tuple[Timeline | None, int]:
         """What an amount of a unit counts on, and how many microseconds of it."""
         if amount < 0:

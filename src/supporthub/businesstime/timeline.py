@@ -182,6 +182,24 @@ class Timeline:
                 return view.starts[i + 1]
             view, empty = self._extend_forward(view, empty)
 
+    def intervals_after(self, at: int, limit: int) -> list[tuple[int, int]]:
+        """The first `limit` counted intervals that end after `at` (the current one first,
+        from its own start), as (start, end) epoch microseconds."""
+        view = self.view(at, at + 1)
+        i = bisect_right(view.ends, at)
+        empty = 0
+        found: list[tuple[int, int]] = []
+        while len(found) < limit:
+            if i < len(view.starts):
+                found.append((view.starts[i], view.ends[i]))
+                i += 1
+                continue
+            # Another thread may have prepended years: find our place again after extending.
+            last = found[-1][1] if found else at
+            view, empty = self._extend_forward(view, empty)
+            i = bisect_right(view.ends, last)
+        return found
+
     def due(self, start: int, amount: int) -> int:
         """The earliest instant at or after `start` with `amount` microseconds counted."""
         if amount < 0:

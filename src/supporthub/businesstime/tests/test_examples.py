@@ -128,6 +128,60 @@ class TestElapsedAndPause:
         assert calendar.resume(clock, at(NY, 2025, 3, 5, 17)) == at(NY, 2025, 3, 6, 9)
 
 
+class TestOpenings:
+    def test_the_span_in_progress_then_the_next_business_days(self) -> None:
+        # Wednesday 2 July 2025, 10:00 in New York; Friday 4 July is Independence Day.
+        spans = base().openings(at(NY, 2025, 7, 2, 10), 3)
+        assert spans == [
+            (at(NY, 2025, 7, 2, 8), at(NY, 2025, 7, 2, 18)),
+            (at(NY, 2025, 7, 3, 8), at(NY, 2025, 7, 3, 18)),
+            (at(NY, 2025, 7, 7, 8), at(NY, 2025, 7, 7, 18)),
+        ]
+        assert all(start.tzinfo is UTC for start, _ in spans)
+
+    def test_a_span_that_has_ended_is_not_shown(self) -> None:
+        spans = base().openings(at(NY, 2025, 7, 2, 18), 1)
+        assert spans == [(at(NY, 2025, 7, 3, 8), at(NY, 2025, 7, 3, 18))]
+
+    def test_a_window_starting_in_the_skipped_hour_opens_at_the_switch(self) -> None:
+        # Sunday 8 March 2026, New York: 02:00 EST becomes 03:00 EDT. A 02:30 window opens at
+        # the switch (07:00 UTC), as is_open says, not at 03:30 EDT.
+        every_day = Calendar.windows("America/New_York", [("02:30", "05:00")], weekdays=range(7))
+        spans = every_day.openings(datetime(2026, 3, 8, 0, 0, tzinfo=UTC), 1)
+        assert spans == [(datetime(2026, 3, 8, 7, 0, tzinfo=UTC), at(NY, 2026, 3, 8, 5))]
+        assert every_day.is_open(datetime(2026, 3, 8, 7, 10, tzinfo=UTC))
+
+    def test_a_repeated_hour_is_open_on_both_passes(self) -> None:
+        # Sunday 1 November 2026, New York: 01:00-02:00 is lived twice (EDT, then EST).
+        every_day = Calendar.windows("America/New_York", [("01:00", "01:30")], weekdays=range(7))
+        spans = every_day.openings(datetime(2026, 11, 1, 0, 0, tzinfo=UTC), 2)
+        assert spans == [
+            (datetime(2026, 11, 1, 5, 0, tzinfo=UTC), datetime(2026, 11, 1, 5, 30, tzinfo=UTC)),
+            (datetime(2026, 11, 1, 6, 0, tzinfo=UTC), datetime(2026, 11, 1, 6, 30, tzinfo=UTC)),
+        ]
+
+    def test_windows_that_meet_at_midnight_are_one_span(self) -> None:
+        nights = Calendar(
+            "Europe/Berlin",
+            week={0: [("18:00", "24:00")], 1: [("00:00", "06:00")]},
+            weekdays=(0, 1),
+        )
+        spans = nights.openings(at(BERLIN, 2025, 3, 3, 12), 1)
+        assert spans == [(at(BERLIN, 2025, 3, 3, 18), at(BERLIN, 2025, 3, 4, 6))]
+
+    def test_the_list_goes_on_into_the_next_year(self) -> None:
+        spans = base().openings(at(NY, 2025, 12, 31, 19), 2)
+        # New Year's Day is a holiday: Friday 2 January, then Monday 5 January.
+        assert spans == [
+            (at(NY, 2026, 1, 2, 8), at(NY, 2026, 1, 2, 18)),
+            (at(NY, 2026, 1, 5, 8), at(NY, 2026, 1, 5, 18)),
+        ]
+
+    def test_a_calendar_open_around_the_clock_has_no_openings(self) -> None:
+        with pytest.raises(ValueError, match="always open"):
+            Calendar.always("UTC").openings(datetime(2025, 1, 1, tzinfo=UTC), 1)
+
+
 class TestRefusals:
     def test_naive_datetimes_are_refused(self) -> None:
         with pytest.raises(NaiveDatetimeError, match="start is a naive datetime"):

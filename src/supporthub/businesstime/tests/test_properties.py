@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -207,3 +208,30 @@ def test_the_bulk_path_equals_one_call_at_a_time(
         for e in epochs
     ]
     assert bulk.tolist() == one_by_one
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases())
+def test_openings_are_the_oracles_open_spans(
+    case: tuple[Calendar, OracleCalendar, datetime],
+) -> None:
+    """Every minute from the first span's start (or `start`) to the second span's end is
+    open exactly when it falls in a span: nothing open is left out, nothing closed shown."""
+    calendar, oracle, start = case
+    if oracle.week is None:
+        with pytest.raises(ValueError, match="always open"):
+            calendar.openings(start, 2)
+        return
+    spans = calendar.openings(start, 2)
+    assert len(spans) == 2
+    (first_start, first_end), (second_start, second_end) = spans
+    assert first_start < first_end < second_start < second_end
+    assert first_end > start
+    minute = timedelta(minutes=1)
+    assert not oracle.counts(first_start - minute, "business_hours")
+    instant = min(first_start, start)
+    while instant < second_end:
+        inside = first_start <= instant < first_end or second_start <= instant < second_end
+        assert oracle.counts(instant, "business_hours") == inside, instant
+        instant += minute
+    assert not oracle.counts(second_end, "business_hours")

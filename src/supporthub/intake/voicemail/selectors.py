@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 import phonenumbers
 from django.db.models import QuerySet
@@ -91,30 +90,11 @@ def _tel_uri(number: str, region: str) -> str:
 
 
 def _openings(key: CalendarKey, now: datetime) -> tuple[bool, tuple[Opening, ...]]:
-    """Open now?, and the next openings of the line (Business Days only, holidays skipped)."""
+    """Open now?, and the line's next openings (the one in progress first): the calendar's
+    own open spans, so they agree with `is_open` across daylight-saving changes."""
     cal = calendar(key)
-    zone = ZoneInfo(key.zone)
-    today = now.astimezone(zone).date()
-    found: list[Opening] = []
-    for offset in range(15):
-        day = today + timedelta(days=offset)
-        if day.weekday() not in key.hours.weekdays or not cal.is_business_day(day):
-            continue
-        for window in key.hours.windows:
-            start = _wall(day, window.start, zone)
-            end = _wall(day, window.end, zone)
-            if end > now:
-                found.append(Opening(starts_at=start, ends_at=end))
-        if len(found) >= OPENINGS_SHOWN:
-            break
-    return cal.is_open(now), tuple(found[:OPENINGS_SHOWN])
-
-
-def _wall(day: date, hhmm: str, zone: ZoneInfo) -> datetime:
-    hours, minutes = (int(part) for part in hhmm.split(":"))
-    if hours == 24:
-        return datetime.combine(day + timedelta(days=1), time(0, 0), tzinfo=zone)
-    return datetime.combine(day, time(hours, minutes), tzinfo=zone)
+    spans = cal.openings(now, OPENINGS_SHOWN)
+    return cal.is_open(now), tuple(Opening(starts_at=s, ends_at=e) for s, e in spans)
 
 
 def phone_support(*, organisation: Organisation, now: datetime) -> PhoneSupport | None:
