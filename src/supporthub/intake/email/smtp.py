@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, close_old_connections, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -31,6 +33,43 @@ STORE_THREADS = 4
 # At most 20 wake-ups a second under a flood of mail (each one a read, or a task row): the
 # worker woken drains everything stored before it, so more would only cost the listener.
 WAKE_SPACING = 0.05
+
+
+# aiosmtpd reads every MAIL FROM and RCPT TO address with the email package's RFC 5322
+# parser, a quarter of the listener's CPU. The form nearly all mail uses, <dot-atom@dot-atom>
+# (ASCII), is read here by a pattern with the same result; any other form goes to aiosmtpd.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PLAIN_ANGLE_ADDR = re.compile(rf"<({_ATOM}(?:\.{_ATOM})*@{_ATOM}(?:\.{_ATOM})*)>")
+
+
+def plain_address(arg: str) -> tuple[str, str] | None:
+    """(address, the rest) of `<local@domain> rest` as aiosmtpd's parser reads it (the
+    whitespace after `>` dropped), or None when `arg` is not in that plain form."""
+    match = _PLAIN_ANGLE_ADDR.match(arg)
+    if match is None:
+        return None
+    rest = arg[match.end() :]
+    if rest[:1] in (" ", "\t", "("):
+        rest = rest.lstrip()  # as the parser's folding whitespace; a comment is not plain
+        if rest.startswith("("):
+            return None
+    return match[1], rest
+
+
+class _SMTP(SMTP):
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        plain = plain_address(arg)
+        if plain is None:
+            return super()._getaddr(arg)
+        address, rest = plain
+        if self.local_part_limit and len(address.rpartition("@")[0]) > self.local_part_limit:
+            return None, None
+        return address, rest
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _SMTP(self.handler, **self.SMTP_kwargs)
 
 
 class InboxHandler:
@@ -114,7 +153,7 @@ def listener(*, host: str | None = None, port: int | None = None) -> Controller:
     host = host or settings.SMTP_LISTEN_HOST
     port = settings.SMTP_LISTEN_PORT if port is None else port
     handler = InboxHandler(mailbox=f"smtp://{host}:{port}")
-    return Controller(
+    return _Controller(
         handler,
         hostname=host,
         port=port,
