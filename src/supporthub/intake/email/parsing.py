@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email import errors
 from email.header import decode_header, make_header
 from email.headerregistry import BaseHeader, HeaderRegistry
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from email.policy import default as default_policy
 from email.utils import getaddresses
@@ -194,24 +194,6 @@ def first_header(msg: Message, name: str) -> str:
     return "" if raw is None else _decoded(raw)
 
 
-def header(msg: Message, name: str) -> str:
-    """A header's decoded value, "" if absent.
-
-    Raw 8-bit bytes (not RFC 2047 encoded) are read as UTF-8, else Windows-1252, where the
-    stdlib would turn them into U+FFFD; a header the parser chokes on is read raw.
-    """
-    raw = _first_raw(msg, name)
-    if raw is None:
-        return ""
-    if _has_surrogates(raw):
-        return _decoded(raw)
-    try:
-        value = msg.get(name)
-    except Exception:  # noqa: BLE001 - the stdlib raises assorted errors on odd headers
-        return _decoded(raw)
-    return " ".join(clean(str(value)).split()) if value is not None else ""
-
-
 def _raw_values(msg: Message) -> dict[str, list[str]]:
     """Header values as received, by lower-cased name, in one pass.
 
@@ -237,11 +219,6 @@ def _addresses(raw: list[str]) -> tuple[str, ...]:
         if addr and _ADDRESS.match(addr):
             found.append(addr)
     return tuple(dict.fromkeys(found))
-
-
-def addresses(msg: Message, name: str) -> tuple[str, ...]:
-    """Every addr-spec in the header(s) `name`, lower-cased; malformed entries are skipped."""
-    return _addresses(_raw_values(msg).get(name.lower(), []))
 
 
 def _display_name(values: dict[str, list[str]]) -> str:
@@ -466,14 +443,6 @@ def parse(raw: bytes) -> ParsedMail:
             if (found := authentication_results(v)) is not None
         ),
     )
-
-
-def as_message(raw: bytes) -> EmailMessage:
-    """The stdlib's parse of the bytes (for callers that need a header parse() does not keep)."""
-    message = BytesParser(policy=default_policy).parsebytes(raw)
-    if not isinstance(message, EmailMessage):  # policy.default always makes these
-        raise TypeError(f"expected an EmailMessage, got {type(message).__name__}")
-    return message
 
 
 # --- quoted history ------------------------------------------------------------------------

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from email.message import EmailMessage
+from email.parser import BytesParser
+from email.policy import default as default_policy
 
 from supporthub.intake.email.models import InboundMessage, Source
-from supporthub.intake.email.parsing import as_message, header, message_ids
+from supporthub.intake.email.parsing import first_header, message_ids
 from supporthub.intake.email.services import identify
 
 # Header lines that have made the stdlib raise (CharsetError, HeaderParseError, ...).
@@ -27,6 +30,13 @@ WEIRD_HEADERS = [
 ]
 
 
+def as_message(raw: bytes) -> EmailMessage:
+    """The stdlib's parse of the bytes, for tests that read a header parse() does not keep."""
+    message = BytesParser(policy=default_policy).parsebytes(raw)
+    assert isinstance(message, EmailMessage)  # policy.default always makes these
+    return message
+
+
 def store(
     raw: bytes,
     *,
@@ -39,23 +49,23 @@ def store(
     """An InboundMessage row as the inbox stores it (the envelope sender defaults to From)."""
     msg = as_message(raw)
     digest = hashlib.sha256(raw).hexdigest()
-    message_id = (message_ids(header(msg, "Message-ID")) or ("",))[0]
+    message_id = (message_ids(first_header(msg, "Message-ID")) or ("",))[0]
     if envelope_sender is None:
         envelope_sender = str(msg.get("From", "") or "")
         if "<" in envelope_sender:
             envelope_sender = envelope_sender.split("<", 1)[1].split(">", 1)[0]
-    key = identify(raw).dedupe_key
+    identity = identify(raw)
     return InboundMessage.objects.create(
         raw=raw,
         sha256=digest,
         message_id=message_id,
-        dedupe_key=dedupe_key or key,
+        dedupe_key=dedupe_key or identity.dedupe_key,
         source=source,
         mailbox="smtp://127.0.0.1:2525" if source == Source.SMTP else "imap://test/INBOX",
         envelope_sender=envelope_sender or "",
         envelope_recipients=envelope_recipients or ["support@supporthub.example"],
-        sender=header(msg, "From")[:998],
-        subject=header(msg, "Subject")[:998],
+        sender=identity.sender,
+        subject=identity.subject,
         received_at=received_at,
     )
 

@@ -12,16 +12,15 @@ from hypothesis import strategies as st
 
 from supporthub.intake.email.parsing import (
     ParsedMail,
-    as_message,
     automatic_reason,
     clean,
     decode_text,
-    header,
+    first_header,
     parse,
     strip_quoted_html,
     strip_quoted_text,
 )
-from supporthub.intake.email.tests.mailtools import WEIRD_HEADERS
+from supporthub.intake.email.tests.mailtools import WEIRD_HEADERS, as_message
 
 CORPUS = Path(django_settings.SRC_DIR).parent.parent / "tests" / "mail"
 
@@ -65,14 +64,14 @@ def test_clean_removes_nul_and_re_decodes_lone_surrogates() -> None:
 
 def test_raw_8bit_headers_are_read_as_utf8_or_windows_1252() -> None:
     msg = as_message(b"Subject: R\xc3\xa9sum\xc3\xa9\r\nX-Other: Gr\xf6\xdfe\r\n\r\nx")
-    assert header(msg, "Subject") == "Résumé"
-    assert header(msg, "X-Other") == "Größe"
-    assert header(msg, "X-Missing") == ""
+    assert first_header(msg, "Subject") == "Résumé"
+    assert first_header(msg, "X-Other") == "Größe"
+    assert first_header(msg, "X-Missing") == ""
 
 
 def test_encoded_words_and_folding_are_undone() -> None:
     msg = as_message(b"Subject: =?ISO-8859-1?Q?Probl=E8me?=\r\n  de\r\n\tserveur\r\n\r\nx")
-    assert header(msg, "Subject") == "Problème de serveur"
+    assert first_header(msg, "Subject") == "Problème de serveur"
 
 
 def test_from_addresses_are_lower_cased_addr_specs_only() -> None:
