@@ -23,13 +23,13 @@ class InboundMessage(models.Model):
     """One received message, byte for byte. Processing never changes `raw`."""
 
     raw = models.BinaryField()
-    sha256 = models.CharField(max_length=64, db_index=True)
+    sha256 = models.CharField(max_length=64)
     # The Message-ID header as written, angle brackets included, surrounding space removed;
     # empty when the message has none (it is then de-duplicated by sha256).
-    message_id = models.CharField(max_length=998, blank=True, db_index=True)
+    message_id = models.CharField(max_length=998, blank=True)
     # What makes a second copy the same message: "mid:" + sha256 of its Message-ID, From and
     # Date headers as written, or "sha256:" + the sha256 of the bytes without a Message-ID.
-    dedupe_key = models.CharField(max_length=80, unique=True)
+    dedupe_key = models.CharField(max_length=80)
     source = models.CharField(max_length=10, choices=Source.choices)
     mailbox = models.CharField(max_length=300)  # e.g. imap://support@host:993/INBOX
     imap_uidvalidity = models.BigIntegerField(null=True, blank=True)
@@ -60,7 +60,12 @@ class InboundMessage(models.Model):
     class Meta:
         ordering = ["-received_at", "-pk"]
         verbose_name = "inbound message"
+        # Every index is written by each stored message and again when it is processed: only
+        # those a query uses. (Constraints and Index rather than unique=/db_index=, which on
+        # PostgreSQL add a second, LIKE-only index per text column; nothing searches by sha256,
+        # and the admin's search is a contains, which no B-tree serves.)
         constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], name="intake_email_dedupe_key_unique"),
             models.UniqueConstraint(
                 fields=["mailbox", "imap_uidvalidity", "imap_uid"],
                 condition=Q(imap_uid__isnull=False),
@@ -68,6 +73,8 @@ class InboundMessage(models.Model):
             ),
         ]
         indexes = [
+            # Threading looks up earlier mail by the Message-IDs a reply names.
+            models.Index(fields=["message_id"], name="intake_email_message_id_idx"),
             models.Index(
                 fields=["received_at"],
                 condition=Q(state="stored"),
