@@ -34,7 +34,7 @@ class OutboxMessage(models.Model):
 
     kind = models.CharField(max_length=40, choices=OutboxKind.choices)
     # The event it reports, e.g. "ticket.staff_reply:message:42": one event, one mail.
-    dedupe_key = models.CharField(max_length=120, unique=True)
+    dedupe_key = models.CharField(max_length=120)
     # Empty for mail about no ticket (e.g. telling a sender who is not a Support Contact how
     # to reach their organisation's contacts).
     ticket = models.ForeignKey(
@@ -62,6 +62,11 @@ class OutboxMessage(models.Model):
     class Meta:
         ordering = ["-created_at", "-pk"]
         verbose_name = "outbox message"
+        # A constraint rather than unique=True, which on PostgreSQL adds a LIKE-only twin
+        # index that every mail would write and no query reads.
+        constraints = [
+            models.UniqueConstraint(fields=["dedupe_key"], name="notify_outbox_dedupe_key_unique")
+        ]
         indexes = [
             models.Index(
                 fields=["next_attempt_at"],
