@@ -36,7 +36,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from bench_api import (
@@ -197,12 +199,85 @@ def drain(expected_done: int, deadline: float = 600.0) -> None:
 
 
 @contextmanager
-def running_workers(n: int, env: dict[str, str], logs: Path) -> Iterator[None]:
+def running_workers(
+    n: int, env: dict[str, str], logs: Path
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     argv = [str(OUR_BIN / "supporthub"), "inbox", "process", "--interval", "0.05", "--limit", "50"]
     with ExitStack() as stack:
-        for number in range(1, n + 1):
+        yield [
             stack.enter_context(started(argv, env, logs / f"worker-{number}.log"))
-        yield
+            for number in range(1, n + 1)
+        ]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU of one process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU so far of PostgreSQL's processes that work for our database: its backends, and
+    the server's own (WAL writer, checkpointer, ...), not other databases' backends."""
+    with psycopg.connect(f"{SERVER}/{OUR_DB}", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s OR datname IS NULL", [OUR_DB]
+        ).fetchall()
+    return {int(str(pid)): cpu_seconds(int(str(pid))) for (pid,) in rows}
+
+
+def machine_busy() -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores so far, from /proc/stat."""
+    ticks = [int(t) for t in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
+@dataclass
+class CpuMeter:
+    """CPU spent by the listener, the workers and PostgreSQL between start() and stop()."""
+
+    listener: subprocess.Popen[bytes]
+    workers: list[subprocess.Popen[bytes]]
+    before: dict[str, Any] = field(default_factory=dict)
+    spent: dict[str, float] = field(default_factory=dict)
+
+    def _sample(self) -> dict[str, Any]:
+        return {
+            "listener": cpu_seconds(self.listener.pid),
+            "workers": sum(cpu_seconds(w.pid) for w in self.workers),
+            "postgres": postgres_cpu(),
+            "machine": machine_busy(),
+        }
+
+    def start(self) -> None:
+        self.before = self._sample()
+
+    def stop(self) -> None:
+        after = self._sample()
+        pg_before, pg_after = self.before["postgres"], after["postgres"]
+        self.spent = {
+            "listener": after["listener"] - self.before["listener"],
+            "workers": after["workers"] - self.before["workers"],
+            # A backend that started during the phase counts from zero.
+            "postgres": sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items()),
+        }
+        busy = after["machine"][0] - self.before["machine"][0]
+        total = after["machine"][1] - self.before["machine"][1]
+        self.spent["busy_share"] = busy / total if total else 0.0
+
+    def report(self, messages: int, cores: int) -> str:
+        ms = {k: v / messages * 1000 for k, v in self.spent.items() if k != "busy_share"}
+        per_message = sum(ms.values())
+        return (
+            f"   CPU per message end to end: listener {ms['listener']:.1f} ms, workers "
+            f"{ms['workers']:.1f} ms, PostgreSQL {ms['postgres']:.1f} ms = {per_message:.1f} ms "
+            f"(cores busy {self.spent['busy_share']:.0%}): {cores} cores allow at most "
+            f"{cores * 1000 / per_message:,.0f}/s at this cost"
+        )
 
 
 def measure_ours(messages: int, logs: Path) -> dict[str, float]:
@@ -236,18 +311,22 @@ def measure_ours(messages: int, logs: Path) -> dict[str, float]:
                 f"   parsed, threaded, ticketed by {workers_n} worker(s): {messages:,} in "
                 f"{seconds:.2f}s = {messages / seconds:,.0f}/s (process start included)"
             )
-        with running_workers(2, env, logs):
+        with running_workers(2, env, logs) as workers:
             time.sleep(3)  # the workers are up and idle before the clock starts
+            meter = CpuMeter(listener, workers)
+            meter.start()
             began = time.perf_counter()
             seconds, retried = send(port, "b3", messages)
             drain(done + messages)
             total = time.perf_counter() - began
+            meter.stop()
         done += messages
         figures["end_to_end"] = messages / total
         print(
             f"   end to end (listener + 2 workers at once): {messages:,} sent in {seconds:.2f}s, "
             f"all ticketed after {total:.2f}s = {messages / total:,.0f}/s"
         )
+        print(meter.report(messages, os.cpu_count() or 1))
     figures["in_process"] = measure_in_process(messages, env)
     check_ours(done + messages + 20)
     return figures
