@@ -8,6 +8,7 @@ import logging
 from django_tasks import task
 
 from supporthub.routing import paging
+from supporthub.worker import drain
 from supporthub.worker.registry import register
 
 logger = logging.getLogger(__name__)
@@ -21,14 +22,7 @@ RECONCILE_EVERY = 15.0
 @task()
 def deliver_pages() -> int:
     """Deliver every page delivery that is due, a batch at a time; returns how many."""
-    total = 0
-    for _ in range(ROUNDS):
-        tried = paging.paging_deliver_due(limit=BATCH)
-        total += tried
-        if tried < BATCH:
-            return total
-    paging.wake()
-    return total
+    return drain(paging.paging_deliver_due, batch=BATCH, rounds=ROUNDS, again=paging.wake)
 
 
 @task()

@@ -36,6 +36,20 @@ def wake(task: Any = None) -> None:
         logger.warning("Could not wake a worker; the reconciler will retry", exc_info=True)
 
 
+def drain(step: Callable[..., int], *, batch: int, rounds: int, again: Callable[[], None]) -> int:
+    """A delivery task's body: `step(limit=batch)` until a batch comes back short; returns
+    how many were taken. After `rounds` full batches it calls `again()` (a wake-up for the
+    rest) and returns: one busy queue never holds a worker, or starves the other tasks."""
+    total = 0
+    for _ in range(rounds):
+        taken = step(limit=batch)
+        total += taken
+        if taken < batch:
+            return total
+    again()
+    return total
+
+
 def _waiting(task: Any) -> bool:
     """A wake-up for `task` that no worker has taken yet (database backend only)."""
     from django_tasks import task_backends

@@ -9,7 +9,7 @@ from django_tasks import task
 
 from supporthub.notify.selectors import outbox_stale
 from supporthub.notify.services import outbox_deliver_due
-from supporthub.worker import wake
+from supporthub.worker import drain, wake
 from supporthub.worker.registry import register
 
 logger = logging.getLogger(__name__)
@@ -25,14 +25,7 @@ RECONCILE_EVERY = 60.0
 @task()
 def deliver_outbox() -> int:
     """Deliver every outbox message that is due, a batch at a time; returns how many."""
-    total = 0
-    for _ in range(ROUNDS):
-        tried = outbox_deliver_due(limit=BATCH)
-        total += tried
-        if tried < BATCH:
-            return total
-    wake()
-    return total
+    return drain(outbox_deliver_due, batch=BATCH, rounds=ROUNDS, again=wake)
 
 
 @task()

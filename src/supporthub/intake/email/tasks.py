@@ -11,6 +11,7 @@ from django_tasks import task
 from supporthub.intake.email.imap import imap_configured, imap_poll
 from supporthub.intake.email.selectors import inbox_stale
 from supporthub.intake.email.services import inbox_process_due, wake_inbox
+from supporthub.worker import drain
 from supporthub.worker.registry import register
 
 logger = logging.getLogger(__name__)
@@ -26,14 +27,7 @@ RECONCILE_EVERY = 60.0
 @task()
 def process_inbox() -> int:
     """Process every stored message, a batch at a time; returns how many were taken."""
-    total = 0
-    for _ in range(ROUNDS):
-        taken = inbox_process_due(limit=BATCH)
-        total += taken
-        if taken < BATCH:
-            return total
-    wake_inbox()
-    return total
+    return drain(inbox_process_due, batch=BATCH, rounds=ROUNDS, again=wake_inbox)
 
 
 @task()
