@@ -125,3 +125,38 @@ def test_pruning_clears_finished_task_rows_a_day_old_and_keeps_the_rest() -> Non
 
     left = {str(pk) for pk in DBTaskResult.objects.values_list("id", flat=True)}
     assert left == {recent, failed, queued}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_periodic_job_reconnects_after_the_database_dropped_its_connection() -> None:
+    """A PostgreSQL restart kills the worker's connection: the next run opens a new one
+    (Django reconnects only between requests, and the worker has none)."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a server that drops its clients is PostgreSQL's case")
+    import psycopg
+
+    outcomes: list[str] = []
+
+    def probe() -> None:
+        try:
+            User.objects.count()
+        except Exception as exc:
+            outcomes.append(type(exc).__name__)
+            raise
+        outcomes.append("ok")
+
+    command = worker.Command()
+    job = Periodic(name="probe", every=1.0, run=probe)
+    command._run(job)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        row = cursor.fetchone()
+    assert row is not None
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+    command._run(job)  # fails on the dead connection (and is logged)
+    command._run(job)
+    assert outcomes == ["ok", "OperationalError", "ok"]

@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
 
 from supporthub.worker.registry import Periodic, periodic_jobs
 
@@ -92,11 +93,14 @@ class Command(BaseCommand):
 
     def _run(self, job: Periodic) -> None:
         # One failed run (a database restart, Redis down) must not end the loop: the rows
-        # wait, and the job's next run finds them.
+        # wait, and the job's next run finds them. A connection the failure left broken is
+        # dropped, as Django does between requests, so the next run opens a new one.
         try:
+            close_old_connections()
             job.run()
         except Exception:
             logger.exception("Periodic job %r failed; trying again in %gs", job.name, job.every)
+            close_old_connections()
 
     def _prune(self) -> None:
         try:

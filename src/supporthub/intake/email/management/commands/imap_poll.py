@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import close_old_connections
 
 from supporthub.intake.email.imap import imap_configured, imap_poll
 
@@ -36,11 +37,13 @@ class Command(BaseCommand):
         pause = max(interval if interval is not None else settings.IMAP_POLL_SECONDS, 0.1)
         while True:
             try:
+                close_old_connections()  # a database restart broke it: the poll opens anew
                 result = imap_poll()
             except Exception as exc:
                 if once:
                     raise CommandError(f"IMAP poll failed: {type(exc).__name__}: {exc}") from exc
                 logger.exception("IMAP poll failed; trying again in %gs", pause)
+                close_old_connections()
             else:
                 self.stdout.write(
                     f"{result.seen} in the folder: {result.stored} stored, {result.already} "
