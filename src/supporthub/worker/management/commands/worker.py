@@ -94,9 +94,8 @@ class Command(BaseCommand):
     def _run(self, job: Periodic) -> None:
         # One failed run (a database restart, Redis down) must not end the loop: the rows
         # wait, and the job's next run finds them. A connection the failure left broken is
-        # dropped, as Django does between requests, so the next run opens a new one.
+        # dropped, as Django does after a request, so the next run opens a new one.
         try:
-            close_old_connections()
             job.run()
         except Exception:
             logger.exception("Periodic job %r failed; trying again in %gs", job.name, job.every)

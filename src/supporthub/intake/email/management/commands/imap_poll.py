@@ -37,12 +37,13 @@ class Command(BaseCommand):
         pause = max(interval if interval is not None else settings.IMAP_POLL_SECONDS, 0.1)
         while True:
             try:
-                close_old_connections()  # a database restart broke it: the poll opens anew
                 result = imap_poll()
             except Exception as exc:
                 if once:
                     raise CommandError(f"IMAP poll failed: {type(exc).__name__}: {exc}") from exc
                 logger.exception("IMAP poll failed; trying again in %gs", pause)
+                # A connection the failure left broken (a database restart) is dropped: the
+                # next poll opens a new one.
                 close_old_connections()
             else:
                 self.stdout.write(
