@@ -161,7 +161,8 @@ def _has_surrogates(text: str) -> bool:
     return not text.isascii() and _SURROGATE.search(text) is not None
 
 
-def _first_raw(msg: Message, name: str) -> str | None:
+def first_raw(msg: Message, name: str) -> str | None:
+    """The first `name` header as received (raw 8-bit bytes as surrogates), None if absent."""
     for key, value in msg.raw_items():
         if key.lower() == name.lower():
             return str(value)
@@ -190,7 +191,7 @@ def first_header(msg: Message, name: str) -> str:
     headers-only parse is the cheap one): RFC 2047 words are decoded, raw 8-bit bytes read
     as UTF-8, else Windows-1252. Never raises on what a parser stored.
     """
-    raw = _first_raw(msg, name)
+    raw = first_raw(msg, name)
     return "" if raw is None else _decoded(raw)
 
 

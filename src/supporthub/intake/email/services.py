@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from supporthub.intake.email.models import InboundMessage, InboundState, Source
 from supporthub.intake.email.outcome import MailOutcome, MailUnprocessable
-from supporthub.intake.email.parsing import first_header
+from supporthub.intake.email.parsing import first_header, first_raw
 from supporthub.intake.email.selectors import claimable
 from supporthub.notify.services import outbox_wakes_batched
 from supporthub.prepared import concrete_columns, insert, model_rows
@@ -77,6 +77,13 @@ def _header(headers: Any, name: str) -> str:
             return ""
 
 
+def _as_written(headers: Any, name: str) -> str:
+    # The value as received, raw 8-bit bytes kept (as surrogates), white space collapsed:
+    # for an ASCII header exactly what _clean gives (the keys stored before are unchanged).
+    raw = first_raw(headers, name) or ""
+    return " ".join(raw.replace("\x00", "").split())[:FIELD_MAX]
+
+
 @dataclass(frozen=True)
 class Identity:
     """What the inbox reads from a message's headers when it stores it."""
@@ -94,19 +101,15 @@ def identify(raw: bytes) -> Identity:
     try:
         # compat32 hands back headers as written; a headers-only parse never looks at MIME.
         headers: Any = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
-        message_id = _clean(str(headers.get("Message-ID") or ""))
+        # Decoded as parse() decodes In-Reply-To and References, so a reply finds it.
+        message_id = _header(headers, "Message-ID")
         sender = _header(headers, "From")
         subject = _header(headers, "Subject")
         # What the sender's client wrote, which no relay on the way changes: two copies of
         # one message agree on all three; a client that reuses a Message-ID for another
-        # message (some scripts do) does not lose that message.
-        written = "\0".join(
-            (
-                message_id,
-                _clean(str(headers.get("From") or "")),
-                _clean(str(headers.get("Date") or "")),
-            )
-        )
+        # message (some scripts do) does not lose that message. Byte for byte: two
+        # Message-IDs that differ only in 8-bit characters are two messages.
+        written = "\0".join(_as_written(headers, name) for name in ("Message-ID", "From", "Date"))
     except Exception:  # noqa: BLE001 - unparseable headers: de-duplicated by the bytes
         logger.warning("Could not read the headers of a %d-byte message", len(raw), exc_info=True)
         message_id = sender = subject = written = ""

@@ -9,7 +9,6 @@ from email.parser import BytesParser
 from email.policy import default as default_policy
 
 from supporthub.intake.email.models import InboundMessage, Source
-from supporthub.intake.email.parsing import first_header, message_ids
 from supporthub.intake.email.services import identify
 
 # Header lines that have made the stdlib raise (CharsetError, HeaderParseError, ...).
@@ -49,7 +48,6 @@ def store(
     """An InboundMessage row as the inbox stores it (the envelope sender defaults to From)."""
     msg = as_message(raw)
     digest = hashlib.sha256(raw).hexdigest()
-    message_id = (message_ids(first_header(msg, "Message-ID")) or ("",))[0]
     if envelope_sender is None:
         envelope_sender = str(msg.get("From", "") or "")
         if "<" in envelope_sender:
@@ -58,7 +56,7 @@ def store(
     return InboundMessage.objects.create(
         raw=raw,
         sha256=digest,
-        message_id=message_id,
+        message_id=identity.message_id,
         dedupe_key=dedupe_key or identity.dedupe_key,
         source=source,
         mailbox="smtp://127.0.0.1:2525" if source == Source.SMTP else "imap://test/INBOX",

@@ -203,6 +203,22 @@ def test_a_reply_threads_on_an_earlier_mails_message_id(world: World) -> None:
 
 
 @pytest.mark.django_db
+def test_a_reply_threads_on_an_earlier_mails_8bit_message_id(world: World) -> None:
+    # SMTPUTF8 mail: the Message-ID is stored as the reply's In-Reply-To will be read.
+    ticket = _opened(world, message_id="<réf-1@mail.example>")
+    outcome = _run(
+        eml(
+            sender=world.carol.email,
+            subject="more logs",
+            message_id="<m2@mail.example>",
+            extra="In-Reply-To: <réf-1@mail.example>\n",
+        )
+    )
+    assert outcome.disposition == Disposition.ADDED, outcome.reason
+    assert outcome.ticket_id == ticket.pk
+
+
+@pytest.mark.django_db
 def test_a_reply_threads_on_the_signed_reply_address(world: World) -> None:
     ticket = _opened(world)
     outcome = _run(

@@ -145,6 +145,41 @@ def test_broken_headers_never_stop_storing(raw: bytes, subject: str) -> None:
     assert row.dedupe_key == "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
+@pytest.mark.parametrize(
+    ("raw", "dedupe_key"),
+    [
+        # ASCII headers: the keys stored since the inbox began; they must never change (a copy
+        # delivered again after an upgrade would be stored twice).
+        (
+            message(7, subject="ascii only"),
+            "mid:5c761b3421eccefb77670b2e94933b8d38ecc2fbf63d634a25e526cba68bacff",
+        ),
+        (
+            b"From: Ann <ann@initech.example>\r\nDate: Mon, 24 Nov 2025 15:00:00 +0000\r\n"
+            b"Message-ID:\r\n <folded-ascii@initech.example>\r\nSubject: x\r\n\r\nbody\r\n",
+            "mid:cba6ca2145e9e031db0eb1de14a154d0e12ce02788c3eab4e4695a85c25736c7",
+        ),
+    ],
+)
+def test_the_key_of_an_ascii_message_never_changes(raw: bytes, dedupe_key: str) -> None:
+    assert identify(raw).dedupe_key == dedupe_key
+
+
+def test_message_ids_that_differ_only_in_8bit_characters_are_two_messages() -> None:
+    first = (
+        b"From: orders@shop.example\r\nDate: Mon, 24 Nov 2025 15:00:00 +0000\r\n"
+        b"Message-ID: <bestellung-\xc3\xa4@shop.example>\r\nSubject: order A\r\n\r\nA\r\n"
+    )
+    second = first.replace(b"\xc3\xa4", b"\xc3\xb6").replace(b"order A", b"order B")
+
+    a = inbox_store(raw=first, source=Source.SMTP, mailbox="smtp://a")
+    b = inbox_store(raw=second, source=Source.SMTP, mailbox="smtp://a")
+
+    assert a.created and b.created
+    assert a.message.message_id == "<bestellung-ä@shop.example>" == parse(first).message_id
+    assert b.message.message_id == "<bestellung-ö@shop.example>"
+
+
 def test_a_folded_message_id_is_read_whole() -> None:
     identity = identify(b"Message-ID:\r\n <folded@initech.example>\r\n\r\nbody")
     assert identity.message_id == "<folded@initech.example>"
@@ -171,13 +206,13 @@ def _raw_8bit(charset: str, name: bytes) -> bytes:
 @pytest.mark.parametrize(
     ("charset", "name", "dedupe_key"),
     [
-        # The keys as stored before sender and subject were decoded as parse() decodes them:
-        # they are in existing rows, so they must never change.
-        ("utf-8", b"utf8", "mid:75da4c9c2449faa271927069060dc0ff7ebc51ce8a1bbb136389fd2149ce6e3a"),
+        # The key hashes the Message-ID, From and Date bytes as written (8-bit bytes kept;
+        # until 2026-11-30 they were hashed as U+FFFD, and different messages could collide).
+        ("utf-8", b"utf8", "mid:ae4f98afa8e861a0779534004ca8c93682cacc2d9b1678427ca0fc20ecb111b9"),
         (
             "latin-1",
             b"latin1",
-            "mid:245f19d5079e0cc68952ac614b8f8d404de59e71833449bab1ee33bece3b05ae",
+            "mid:82067be70b52ab2e8ffd5172a86e335fe9b95ae71db8ed855eb8f58371efd369",
         ),
     ],
 )
