@@ -119,6 +119,38 @@ def test_from_rows_makes_instances_of_rows_another_statement_returned(world: Wor
         by_pk.from_rows([(*rows[0], "one too many")])
 
 
+def test_converters_are_the_ones_results_iter_works_out_for_every_batch(world: World) -> None:
+    audited: Prepared[AuditEntry] = Prepared(
+        lambda pk: AuditEntry.objects.select_related("ticket").filter(ticket=pk),
+        markers=(-424242,),
+    )
+    ticket = _ticket(world)
+    compiled = audited._compiled("default")
+    compiler = compiled.compiler
+    expected = compiler.get_converters([s[0] for s in compiler.select[: compiler.col_count]])
+    assert compiled.converters.keys() == expected.keys()
+    assert compiled.converters  # AuditEntry.data is JSON: converted on every database
+    for position, (converters, expression) in compiled.converters.items():
+        assert expression is expected[position][1]
+        assert len(converters) == len(expected[position][0])
+    params = list(compiled.params)
+    params[compiled.slots[0]] = ticket.pk
+    with connection.cursor() as cursor:
+        cursor.execute(compiled.sql, params)
+        rows = cursor.fetchall()
+    assert rows
+    by_results_iter = [list(row) for row in compiler.results_iter([rows])]
+    assert [list(row) for row in compiler.apply_converters(rows, compiled.converters)] == (
+        by_results_iter
+    )
+    found = audited(ticket.pk)
+    by_orm = list(AuditEntry.objects.select_related("ticket").filter(ticket=ticket))
+    assert found == by_orm
+    for mine, theirs in zip(found, by_orm, strict=True):
+        assert mine.data == theirs.data and mine.at == theirs.at
+        assert mine.ticket.received_at == theirs.ticket.received_at
+
+
 # --- insert ----------------------------------------------------------------------------------
 
 

@@ -34,6 +34,9 @@ class _Compiled:
     end: int
     populators: list[Any]
     model: type[Model]
+    # The compiler's converters for the selected columns (what results_iter works out again
+    # for every batch of rows): they depend only on the columns and the connection.
+    converters: dict[int, tuple[list[Any], Any]]
 
 
 class Prepared(Generic[M]):
@@ -85,7 +88,12 @@ class Prepared(Generic[M]):
 
     def _instances(self, compiled: _Compiled, rows: list[Any], using: str) -> list[M]:
         found: list[M] = []
-        for row in compiled.compiler.results_iter([rows]):
+        converted = (
+            compiled.compiler.apply_converters(rows, compiled.converters)
+            if compiled.converters
+            else rows
+        )
+        for row in converted:
             obj = compiled.model.from_db(
                 using, compiled.init_list, row[compiled.start : compiled.end]
             )
@@ -129,6 +137,9 @@ class Prepared(Generic[M]):
             end=end,
             populators=get_related_populators(klass_info, compiler.select, using),
             model=klass_info["model"],
+            converters=compiler.get_converters(
+                [column[0] for column in compiler.select[: compiler.col_count]]
+            ),
         )
 
 
