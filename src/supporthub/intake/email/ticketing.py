@@ -40,6 +40,7 @@ one automatic mail, never more than one automatic mail per sender per ticket per
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterator
@@ -82,7 +83,7 @@ from supporthub.notify.services import (
     ticket_root_message_id,
 )
 from supporthub.notify.tokens import ReplyTokenInvalid, reply_address, reply_token_read
-from supporthub.prepared import insert
+from supporthub.prepared import Prepared, insert
 from supporthub.tickets import services as tickets
 from supporthub.tickets.models import (
     AuditEntry,
@@ -257,6 +258,21 @@ class _Thread:
     own_organisation: list[Ticket] = field(default_factory=list)
 
 
+@functools.cache
+def _ticketed(count: int) -> Prepared[InboundMessage]:
+    """Stored mail with a ticket among `count` distinct Message-IDs, other than the message
+    being processed, oldest first (its Message-ID and ticket loaded): compiled once per count."""
+    return Prepared(
+        lambda pk, *message_ids: (
+            InboundMessage.objects.filter(message_id__in=message_ids, ticket__isnull=False)
+            .exclude(pk=pk)
+            .order_by("received_at")
+            .only("message_id", "ticket")
+        ),
+        markers=(-424242, *(f"\x00message-id {i}\x00" for i in range(count))),
+    )
+
+
 def _candidates(inbound: InboundMessage, mail: ParsedMail) -> list[tuple[int, str]]:
     """(ticket id, how it was found), strongest evidence first."""
     domain = settings.REPLY_DOMAIN.lower()
@@ -281,12 +297,11 @@ def _candidates(inbound: InboundMessage, mail: ParsedMail) -> list[tuple[int, st
         else:
             theirs.append(message_id)
     if theirs:
-        ticketed = dict(
-            InboundMessage.objects.filter(message_id__in=theirs[:50], ticket__isnull=False)
-            .exclude(pk=inbound.pk)
-            .order_by("received_at")
-            .values_list("message_id", "ticket_id")
-        )
+        asked = theirs[:50]
+        # Oldest first: of two stored copies with a ticket, the later one's ticket counts.
+        ticketed = {
+            row.message_id: row.ticket_id for row in _ticketed(len(asked))(inbound.pk, *asked)
+        }
         for message_id in theirs:
             earlier = ticketed.get(message_id)
             if earlier is not None:
@@ -311,13 +326,24 @@ def is_participant(ticket: Ticket, contact: SupportContact) -> bool:
     return Message.objects.filter(ticket=ticket, author_contact=contact).exists()
 
 
+@functools.cache
+def _tickets_by_id(count: int) -> Prepared[Ticket]:
+    """`Ticket.objects.select_related(...).in_bulk(ids)`'s query for `count` distinct ids,
+    compiled once (one statement per count, MAX_CANDIDATES at most)."""
+    return Prepared(
+        lambda *ids: Ticket.objects.select_related(
+            "organisation", "requester", "policy_version"
+        ).filter(pk__in=ids),
+        markers=range(-424242, -424242 - count, -1),
+    )
+
+
 def _thread(inbound: InboundMessage, mail: ParsedMail, contacts: list[SupportContact]) -> _Thread:
     candidates = _candidates(inbound, mail)
     if not candidates:
         return _Thread()
-    by_id = Ticket.objects.select_related("organisation", "requester", "policy_version").in_bulk(
-        [ticket_id for ticket_id, _ in candidates]
-    )
+    ids = [ticket_id for ticket_id, _ in candidates]  # distinct (see _candidates)
+    by_id = {ticket.pk: ticket for ticket in _tickets_by_id(len(ids))(*ids)}
     thread = _Thread()
     for ticket_id, how in candidates:
         ticket = by_id.get(ticket_id)

@@ -17,7 +17,12 @@ from supporthub.customers.services import support_contact_retire
 from supporthub.intake.email.models import InboundMessage, Source
 from supporthub.intake.email.outcome import Disposition, MailOutcome, MailUnprocessable
 from supporthub.intake.email.tests.mailtools import eml, store
-from supporthub.intake.email.ticketing import is_participant, mail_to_ticket
+from supporthub.intake.email.ticketing import (
+    _ticketed,
+    _tickets_by_id,
+    is_participant,
+    mail_to_ticket,
+)
 from supporthub.notify.models import OutboxKind, OutboxMessage
 from supporthub.notify.tokens import reply_address
 from supporthub.testing import factories as f
@@ -751,3 +756,66 @@ def test_a_ticket_named_several_ways_is_weighed_once(world: World) -> None:
     assert outcome.reason.count(ticket.reference) == 1
     ack = OutboxMessage.objects.get(ticket=_ticket(outcome))
     assert ack.text_body.count(f"Your email named {ticket.reference}") == 1
+
+
+# --- threading's compiled queries --------------------------------------------------------
+
+
+def _columns(obj: Any) -> list[Any]:
+    return [getattr(obj, field.attname) for field in type(obj)._meta.concrete_fields]
+
+
+@pytest.mark.django_db
+def test_threading_reads_the_tickets_in_bulk_would(world: World) -> None:
+    first = _opened(world, message_id="<first@mail.example>")
+    second = _opened(world, message_id="<second@mail.example>")
+    ids = [second.pk, first.pk, 10**12]  # one that does not exist
+    found = _tickets_by_id(len(ids))(*ids)
+    expected = Ticket.objects.select_related("organisation", "requester", "policy_version").in_bulk(
+        ids
+    )
+    assert {ticket.pk: ticket for ticket in found} == expected
+    for ticket in found:
+        assert _columns(ticket) == _columns(expected[ticket.pk])
+        for related in ("organisation", "requester", "policy_version"):
+            assert (
+                ticket._state.fields_cache[related]
+                == expected[ticket.pk]._state.fields_cache[related]
+            )
+            assert _columns(getattr(ticket, related)) == _columns(
+                getattr(expected[ticket.pk], related)
+            )
+    assert _tickets_by_id(1)(10**12) == []
+
+
+@pytest.mark.django_db
+def test_threading_finds_earlier_mail_s_tickets_as_the_values_list_did(world: World) -> None:
+    def stored(message_id: str, minutes: int, ticket: Ticket | None) -> InboundMessage:
+        row = store(
+            eml(sender=f"Carol <{world.carol.email}>", message_id=message_id),
+            received_at=MONDAY + timedelta(minutes=minutes),
+            dedupe_key=f"test:{message_id}:{minutes}",
+        )
+        row.ticket = ticket
+        row.save(update_fields=["ticket"])
+        return row
+
+    one = _opened(world, message_id="<one@mail.example>")
+    two = _opened(world, message_id="<two@mail.example>")
+    # Two copies of one Message-ID with tickets (the later one's counts), one without a ticket,
+    # and the message being processed itself (never its own evidence).
+    stored("<copy@mail.example>", 5, two)
+    stored("<copy@mail.example>", 1, one)
+    stored("<bare@mail.example>", 2, None)
+    processing = stored("<self@mail.example>", 3, one)
+    asked = ["<copy@mail.example>", "<bare@mail.example>", "<self@mail.example>", "<none@x>"]
+    expected = dict(
+        InboundMessage.objects.filter(message_id__in=asked, ticket__isnull=False)
+        .exclude(pk=processing.pk)
+        .order_by("received_at")
+        .values_list("message_id", "ticket_id")
+    )
+    found = {row.message_id: row.ticket_id for row in _ticketed(len(asked))(processing.pk, *asked)}
+    assert found == expected
+    assert found["<copy@mail.example>"] == two.pk
+    assert "<self@mail.example>" not in found
