@@ -11,7 +11,9 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import QuerySet
+from django.db.models.query import MAX_GET_RESULTS
 from django.utils import timezone
 
 from supporthub.access import Viewer
@@ -19,7 +21,7 @@ from supporthub.actors import Actor, actor_user
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.notify import services as notify
-from supporthub.prepared import insert
+from supporthub.prepared import Prepared, insert
 from supporthub.routing.regions import region_for
 from supporthub.sla import services as sla
 from supporthub.staff.models import StaffMember
@@ -209,6 +211,20 @@ def ticket_open(
         return ticket
 
 
+def _locked_queryset(pk: int) -> QuerySet[Ticket]:
+    """`Ticket.objects.select_for_update().get(pk=pk)`'s query: get() drops the ordering and
+    reads MAX_GET_RESULTS rows at most (where FOR UPDATE allows a LIMIT)."""
+    queryset = Ticket.objects.select_for_update().filter(pk=pk).order_by()
+    if connection.features.supports_select_for_update_with_limit:
+        queryset = queryset[:MAX_GET_RESULTS]
+    return queryset
+
+
+# The ticket a message is added to, locked: compiled once (every reply by mail takes it). Its
+# callers run in a transaction, as compiling it (select_for_update) checks the first time.
+_LOCKED: Prepared[Ticket] = Prepared(_locked_queryset, markers=(-424242,))
+
+
 def ticket_add_message(
     *,
     ticket: Ticket,
@@ -228,7 +244,9 @@ def ticket_add_message(
     if not body.strip():
         raise ValidationError({"body": "Write a message."})
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        locked = _LOCKED.first(ticket.pk)
+        if locked is None:  # as get() says it
+            raise Ticket.DoesNotExist("Ticket matching query does not exist.")
         if locked.status == Status.CLOSED:
             raise ValidationError(
                 {"body": f"{locked.reference} is closed; open a new ticket to follow up."}
@@ -249,7 +267,13 @@ def ticket_add_message(
         actor = author_staff.user if author_staff is not None else None
         if author_contact is not None:
             actor = author_contact.user
-        audit(ticket=locked, code=f"message.{kind}", actor=actor, at=at, message=message.pk)
+        insert(
+            [
+                audit_entry(
+                    ticket=locked, code=f"message.{kind}", actor=actor, at=at, message=message.pk
+                )
+            ]
+        )
         if (
             kind == MessageKind.PUBLIC_REPLY
             and author_staff is not None

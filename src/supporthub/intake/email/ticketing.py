@@ -539,9 +539,7 @@ def _audit_received(
     message: Message | None,
     named: list[Ticket] | None = None,
 ) -> None:
-    _received_entry(ticket, inbound, mail, contact, message=message, named=named).save(
-        force_insert=True
-    )
+    insert([_received_entry(ticket, inbound, mail, contact, message=message, named=named)])
 
 
 def _received_entry(

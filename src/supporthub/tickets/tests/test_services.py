@@ -4,12 +4,15 @@ attachments, import, and optimistic concurrency."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, transaction
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from supporthub.access import Viewer, viewer_for
 from supporthub.customers.models import OrganisationMember
@@ -21,6 +24,7 @@ from supporthub.tickets.models import (
     Channel,
     FirstResponseStatus,
     Message,
+    MessageKind,
     Status,
     Ticket,
     TicketType,
@@ -303,3 +307,43 @@ def test_an_imported_open_ticket_sends_no_warning_that_fell_due_before_the_impor
     assert not AuditEntry.objects.filter(
         ticket__in=[old, fresh], code__in=["sla.warning", "sla.breached"]
     ).exists()
+
+
+def _columns(obj: Any) -> list[Any]:
+    return [getattr(obj, field.attname) for field in type(obj)._meta.concrete_fields]
+
+
+@pytest.mark.django_db
+def test_adding_a_message_locks_the_ticket_get_would_have_read(world: World) -> None:
+    ticket = _open(world)
+    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+        locked = services._LOCKED.first(ticket.pk)
+        expected = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        assert services._LOCKED.first(10**12) is None
+    assert locked is not None and _columns(locked) == _columns(expected)
+    assert locked._state.adding is False and locked._state.db == "default"
+    ours, gets = captured.captured_queries[0]["sql"], captured.captured_queries[1]["sql"]
+    assert ours == gets  # the same statement: FOR UPDATE (where the database has it), LIMIT 21
+    with pytest.raises(Ticket.DoesNotExist, match="Ticket matching query does not exist."):
+        services.ticket_add_message(
+            ticket=Ticket(pk=10**12), kind=MessageKind.PUBLIC_REPLY, body="Hello."
+        )
+
+
+@pytest.mark.django_db
+def test_a_message_s_audit_entry_is_the_one_audit_would_have_written(world: World) -> None:
+    ticket = _open(world)
+    at = datetime(2025, 11, 24, 15, 0, tzinfo=UTC)
+    message = services.ticket_add_message(
+        ticket=ticket,
+        kind=MessageKind.PUBLIC_REPLY,
+        body="Still red.",
+        author_contact=world.carol,
+        at=at,
+    )
+    entry = AuditEntry.objects.get(ticket=ticket, code="message.public_reply")
+    assert (entry.actor_id, entry.at, entry.data) == (
+        world.carol.user_id,
+        at,
+        {"message": message.pk},
+    )
