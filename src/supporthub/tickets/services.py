@@ -11,9 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
-from django.db.models import QuerySet
-from django.db.models.query import MAX_GET_RESULTS
+from django.db import transaction
 from django.utils import timezone
 
 from supporthub.access import Viewer
@@ -57,7 +55,7 @@ def audit(
 ) -> AuditEntry:
     """Record a change with a stable code (never a translated label)."""
     entry = audit_entry(ticket=ticket, code=code, actor=actor, at=at, **data)
-    entry.save(force_insert=True)
+    insert([entry])  # the INSERT save() writes, compiled once (every change writes one)
     return entry
 
 
@@ -211,18 +209,11 @@ def ticket_open(
         return ticket
 
 
-def _locked_queryset(pk: int) -> QuerySet[Ticket]:
-    """`Ticket.objects.select_for_update().get(pk=pk)`'s query: get() drops the ordering and
-    reads MAX_GET_RESULTS rows at most (where FOR UPDATE allows a LIMIT)."""
-    queryset = Ticket.objects.select_for_update().filter(pk=pk).order_by()
-    if connection.features.supports_select_for_update_with_limit:
-        queryset = queryset[:MAX_GET_RESULTS]
-    return queryset
-
-
 # The ticket a message is added to, locked: compiled once (every reply by mail takes it). Its
 # callers run in a transaction, as compiling it (select_for_update) checks the first time.
-_LOCKED: Prepared[Ticket] = Prepared(_locked_queryset, markers=(-424242,))
+_LOCKED: Prepared[Ticket] = Prepared(
+    lambda pk: Ticket.objects.select_for_update().filter(pk=pk).order_by(), markers=(-424242,)
+)
 
 
 def ticket_add_message(
@@ -267,13 +258,7 @@ def ticket_add_message(
         actor = author_staff.user if author_staff is not None else None
         if author_contact is not None:
             actor = author_contact.user
-        insert(
-            [
-                audit_entry(
-                    ticket=locked, code=f"message.{kind}", actor=actor, at=at, message=message.pk
-                )
-            ]
-        )
+        audit(ticket=locked, code=f"message.{kind}", actor=actor, at=at, message=message.pk)
         if (
             kind == MessageKind.PUBLIC_REPLY
             and author_staff is not None
