@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from imaplib import IMAP4
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +27,15 @@ from supporthub.intake.email.services import inbox_store, wake_inbox
 logger = logging.getLogger(__name__)
 
 BATCH = 50  # messages fetched, stored and moved per round trip
+CHUNK_BYTES = 32 * 1024 * 1024  # and no more than this many bytes of mail held at once
+# INTERNALDATE is the server's receipt instant for delivered mail; a client that puts a message
+# in the folder itself (drag and drop, a mailbox migration's APPEND) sets it to anything, often
+# the Date header. Mail delivered before the start of a poll that took everything was taken by
+# that poll: a message still there with an older INTERNALDATE (less this much clock skew) was
+# put there later, and its receipt is the poll that finds it.
+CLOCK_SKEW = timedelta(minutes=5)
+_complete_polls: dict[str, datetime] = {}  # mailbox -> start of its last complete poll
+_complete_polls_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -93,12 +104,18 @@ def connect(config: ImapConfig) -> Iterator[IMAPClient]:
             logger.debug("IMAP logout failed", exc_info=True)
 
 
-def _received_at(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        if timezone.is_naive(value):
-            return timezone.make_aware(value, timezone.get_current_timezone())
-        return value
-    return timezone.now()
+def _received_at(value: Any, *, floor: datetime | None) -> datetime:
+    """The receipt instant: INTERNALDATE, unless it is before `floor` (the start of the last
+    complete poll, less CLOCK_SKEW), in the future, or missing: then now, as we take it."""
+    now = timezone.now()
+    if not isinstance(value, datetime):
+        return now
+    at: datetime = value
+    if timezone.is_naive(at):
+        at = timezone.make_aware(at, timezone.get_current_timezone())
+    if at > now or (floor is not None and at < floor - CLOCK_SKEW):
+        return now
+    return at
 
 
 def _move(client: IMAPClient, uids: list[int], folder: str) -> None:
@@ -135,22 +152,26 @@ def imap_poll(*, config: ImapConfig | None = None, limit: int | None = None) -> 
     """One poll: store every message in the folder (or the first `limit`), then move it."""
     config = config or ImapConfig.from_settings()
     result = PollResult()
+    began = timezone.now()
+    with _complete_polls_lock:
+        floor = _complete_polls.get(config.mailbox)
     with connect(config) as client:
         if not client.folder_exists(config.processed_folder):
             client.create_folder(config.processed_folder)
         selected = client.select_folder(config.folder)
         result.uidvalidity = int(selected[b"UIDVALIDITY"])
         _check_uidvalidity(config, result.uidvalidity)
-        uids = sorted(int(uid) for uid in client.search(["NOT", "DELETED"]))
-        if limit is not None:
-            uids = uids[:limit]
+        found = sorted(int(uid) for uid in client.search(["NOT", "DELETED"]))
+        uids = found if limit is None else found[:limit]
         result.seen = len(uids)
-        for start in range(0, len(uids), BATCH):
-            chunk = uids[start : start + BATCH]
-            stored = _store_chunk(client, config, result, chunk)
+        for chunk in _chunks(client, uids):
+            stored = _store_chunk(client, config, result, chunk, floor=floor)
             if stored:
                 _move(client, stored, config.processed_folder)
                 result.moved += len(stored)
+    if len(uids) == len(found) and not result.failed:
+        with _complete_polls_lock:
+            _complete_polls[config.mailbox] = began
     if result.stored or result.failed:
         logger.info(
             "IMAP %s: %d new, %d already stored, %d moved, %d left after an error",
@@ -163,17 +184,68 @@ def imap_poll(*, config: ImapConfig | None = None, limit: int | None = None) -> 
     return result
 
 
+def _chunks(client: IMAPClient, uids: list[int]) -> Iterator[list[int]]:
+    """The UIDs a chunk at a time: BATCH messages at most, and CHUNK_BYTES of mail at most
+    (a message larger than that comes alone)."""
+    sizes: dict[int, int] = {}
+    for start in range(0, len(uids), 1000):
+        for uid, data in client.fetch(uids[start : start + 1000], ["RFC822.SIZE"]).items():
+            sizes[int(uid)] = int(data.get(b"RFC822.SIZE") or 0)
+    chunk: list[int] = []
+    held = 0
+    for uid in uids:
+        size = sizes.get(uid, 0)
+        if chunk and (len(chunk) == BATCH or held + size > CHUNK_BYTES):
+            yield chunk
+            chunk, held = [], 0
+        chunk.append(uid)
+        held += size
+    if chunk:
+        yield chunk
+
+
+def _fetch(client: IMAPClient, chunk: list[int]) -> tuple[dict[int, Any], dict[int, str]]:
+    """The chunk's messages, and why the server would not send some. One message the server
+    cannot send (a NO for the whole FETCH, as Gmail and Exchange answer) is left out alone,
+    not its whole chunk: the chunk is fetched again a message at a time."""
+    # BODY.PEEK leaves \Seen alone: a person reading the mailbox sees what is new to them.
+    try:
+        return client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE"]), {}
+    except IMAP4.abort:
+        raise  # the connection is gone: this poll is over, the next one starts again
+    except IMAP4.error as exc:
+        if len(chunk) == 1:
+            return {}, {chunk[0]: f"the server would not send it: {exc}"}
+    fetched: dict[int, Any] = {}
+    refused: dict[int, str] = {}
+    for uid in chunk:
+        one, why = _fetch(client, [uid])
+        fetched.update(one)
+        refused.update(why)
+    return fetched, refused
+
+
 def _store_chunk(
-    client: IMAPClient, config: ImapConfig, result: PollResult, chunk: list[int]
+    client: IMAPClient,
+    config: ImapConfig,
+    result: PollResult,
+    chunk: list[int],
+    *,
+    floor: datetime | None,
 ) -> list[int]:
     """Store each fetched message (each committed on its own); the UIDs that are stored."""
-    # BODY.PEEK leaves \Seen alone: a person reading the mailbox sees what is new to them.
-    fetched = client.fetch(chunk, ["BODY.PEEK[]", "INTERNALDATE"])
+    fetched, refused = _fetch(client, chunk)
     done: list[int] = []
     new = False
     for uid in chunk:
-        data = fetched.get(uid)
-        raw = data.get(b"BODY[]") if data else None
+        if uid in refused:
+            logger.warning(
+                "IMAP %s: UID %s left in the folder: %s", config.mailbox, uid, refused[uid]
+            )
+            result.failed.append(f"UID {uid}: {refused[uid]}")
+            continue
+        data = fetched.get(uid) or {}
+        raw = data.get(b"BODY[]")
         if not raw:
             result.failed.append(f"UID {uid}: the server returned no message")
             continue
@@ -182,7 +254,7 @@ def _store_chunk(
                 raw=bytes(raw),
                 source=Source.IMAP,
                 mailbox=config.mailbox,
-                received_at=_received_at(data.get(b"INTERNALDATE")),
+                received_at=_received_at(data.get(b"INTERNALDATE"), floor=floor),
                 imap_uidvalidity=result.uidvalidity,
                 imap_uid=uid,
                 waker=_later,  # one wake-up for the chunk, below

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import OperationalError
+from django.utils import timezone
 from imapclient import IMAPClient  # type: ignore[import-untyped]
 
 from supporthub.intake.email import imap, services
@@ -209,3 +210,90 @@ def test_a_chunk_of_new_mail_wakes_the_inbox_worker_once_after_storing_it(
 
     assert imap_poll(config=dovecot.config()).stored == 0
     assert stored_at_wake == [3]  # nothing new: no wake-up
+
+
+def test_a_message_the_server_will_not_send_holds_back_only_itself(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dovecot.append(message(1), message(2), message(3), message(4))
+    real = IMAPClient.fetch
+
+    def fetch(self: IMAPClient, messages: list[int], data: list[str], *args: object) -> object:
+        # As Gmail and Exchange answer a FETCH naming a message they cannot serve.
+        if "BODY.PEEK[]" in data and 3 in messages:
+            raise IMAPClient.Error("fetch failed: Some messages could not be FETCHed (Failure)")
+        return real(self, messages, data, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(IMAPClient, "fetch", fetch)
+        result = imap_poll(config=dovecot.config())
+    assert (result.stored, result.moved) == (3, 3)
+    assert result.failed == [
+        "UID 3: the server would not send it: "
+        "fetch failed: Some messages could not be FETCHed (Failure)"
+    ]
+    assert dovecot.uids("INBOX") == [3]
+
+    again = imap_poll(config=dovecot.config())  # the server can send it now
+    assert (again.stored, again.moved, again.failed) == (1, 1, [])
+    assert InboundMessage.objects.count() == 4
+
+
+def test_chunks_hold_a_bounded_number_of_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Sizes:
+        def fetch(self, uids: list[int], data: list[str]) -> dict[int, dict[bytes, int]]:
+            assert data == ["RFC822.SIZE"]
+            sizes = {1: 10, 2: 10, 3: 50, 4: 10, 5: 10, 6: 10}
+            return {uid: {b"RFC822.SIZE": sizes[uid]} for uid in uids}
+
+    monkeypatch.setattr(imap, "CHUNK_BYTES", 25)
+    monkeypatch.setattr(imap, "BATCH", 2)
+    chunks = list(imap._chunks(Sizes(), [1, 2, 3, 4, 5, 6]))
+    # 3 is larger than a chunk may hold: it comes alone; 4-6 are cut at BATCH.
+    assert chunks == [[1, 2], [3], [4, 5], [6]]
+
+
+def test_mail_put_in_the_folder_after_a_complete_poll_is_received_when_it_is_found(
+    dovecot: Dovecot,
+) -> None:
+    """A migration or a drag and drop APPENDs old mail with an old INTERNALDATE: its clock
+    starts when the poll finds it, not at the date a client chose."""
+    delivered = datetime.now(tz=UTC) - timedelta(minutes=2)
+    client = dovecot.client()
+    client.append("INBOX", message(1), msg_time=delivered)
+    client.logout()
+    first = imap_poll(config=dovecot.config())  # complete: it took all it found
+    assert first.stored == 1
+    assert InboundMessage.objects.get().received_at == delivered.replace(microsecond=0)
+
+    client = dovecot.client()
+    client.append("INBOX", message(2), msg_time=datetime(2020, 1, 1, 9, 0, tzinfo=UTC))
+    client.append("INBOX", message(3), msg_time=datetime.now(tz=UTC) - timedelta(seconds=1))
+    client.logout()
+    before = timezone.now()
+    imap_poll(config=dovecot.config())
+    old, recent = InboundMessage.objects.filter(imap_uid__in=[2, 3]).order_by("imap_uid")
+    assert before <= old.received_at <= timezone.now()  # not 2020
+    assert recent.received_at < before  # delivered since the last poll: INTERNALDATE stands
+
+
+def test_after_a_poll_that_left_mail_behind_its_internaldate_still_stands(
+    dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    arrived = datetime.now(tz=UTC).replace(microsecond=0) - timedelta(hours=3)
+    client = dovecot.client()
+    client.append("INBOX", message(1), msg_time=arrived)
+    client.append("INBOX", message(2), msg_time=arrived)
+    client.logout()
+    real = services.inbox_store
+
+    def database_down_for_the_second(**kwargs: object) -> services.Stored:
+        if kwargs["imap_uid"] == 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(imap, "inbox_store", database_down_for_the_second)
+        imap_poll(config=dovecot.config())
+    imap_poll(config=dovecot.config())  # the first poll was not complete: no floor yet
+    assert InboundMessage.objects.get(imap_uid=2).received_at == arrived
