@@ -24,6 +24,7 @@ FIRST_YEAR = 1900
 LAST_YEAR = 2999
 # A calendar whose intervals stay empty this many years running has no open time to count.
 EMPTY_YEARS_LIMIT = 12
+_YEAR = 366 * 86_400 * MICROS
 
 Int64Array = npt.NDArray[np.int64]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -184,21 +185,25 @@ class Timeline:
 
     def intervals_after(self, at: int, limit: int) -> list[tuple[int, int]]:
         """The first `limit` counted intervals that end after `at` (the current one first,
-        from its own start), as (start, end) epoch microseconds."""
+        from its own start), as (start, end) epoch microseconds.
+
+        Years are built one at a time, and an interval open across a year's end is whole only
+        once both years are: a span that reaches the edge of the built years is read again
+        after the next is built. One open for more than a year on end is cut at a year.
+        """
         view = self.view(at, at + 1)
         i = bisect_right(view.ends, at)
+        if i < len(view.starts) and view.starts[i] == view.lo and view.first_year > FIRST_YEAR:
+            view = self.view(view.lo - 1, at + 1)  # it may have begun the year before
         empty = 0
-        found: list[tuple[int, int]] = []
-        while len(found) < limit:
-            if i < len(view.starts):
-                found.append((view.starts[i], view.ends[i]))
-                i += 1
-                continue
-            # Another thread may have prepended years: find our place again after extending.
-            last = found[-1][1] if found else at
+        while True:
+            i = bisect_right(view.ends, at)
+            spans = list(zip(view.starts[i : i + limit], view.ends[i : i + limit], strict=True))
+            if spans and spans[-1][1] == view.hi and view.hi - spans[-1][0] > _YEAR:
+                return spans
+            if len(spans) == limit and spans[-1][1] < view.hi:
+                return spans
             view, empty = self._extend_forward(view, empty)
-            i = bisect_right(view.ends, last)
-        return found
 
     def due(self, start: int, amount: int) -> int:
         """The earliest instant at or after `start` with `amount` microseconds counted."""

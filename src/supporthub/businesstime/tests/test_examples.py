@@ -177,6 +177,22 @@ class TestOpenings:
             (at(NY, 2026, 1, 5, 8), at(NY, 2026, 1, 5, 18)),
         ]
 
+    @pytest.mark.parametrize(
+        "now",
+        [datetime(2025, 12, 31, 18, 0, tzinfo=UTC), datetime(2026, 1, 1, 1, 0, tzinfo=UTC)],
+    )
+    def test_a_span_open_across_the_turn_of_the_utc_year_is_whole(self, now: datetime) -> None:
+        # 09:00-18:00 in Los Angeles is 17:00-02:00 UTC: Wednesday 31 December's crosses into
+        # 2026, a year built after 2025 (each calendar new: nothing built before the call).
+        line = Calendar.windows("America/Los_Angeles", [("09:00", "18:00")])
+        la = ZoneInfo("America/Los_Angeles")
+        assert line.openings(now, 2) == [
+            (at(la, 2025, 12, 31, 9), at(la, 2025, 12, 31, 18)),
+            (at(la, 2026, 1, 1, 9), at(la, 2026, 1, 1, 18)),
+        ]
+        fresh = Calendar.windows("America/Los_Angeles", [("09:00", "18:00")])
+        assert fresh.openings(now, 1) == [(at(la, 2025, 12, 31, 9), at(la, 2025, 12, 31, 18))]
+
     def test_a_calendar_open_around_the_clock_has_no_openings(self) -> None:
         with pytest.raises(ValueError, match="always open"):
             Calendar.always("UTC").openings(datetime(2025, 1, 1, tzinfo=UTC), 1)
