@@ -188,9 +188,16 @@ def _chunks(client: IMAPClient, uids: list[int]) -> Iterator[list[int]]:
     """The UIDs a chunk at a time: BATCH messages at most, and CHUNK_BYTES of mail at most
     (a message larger than that comes alone)."""
     sizes: dict[int, int] = {}
-    for start in range(0, len(uids), 1000):
-        for uid, data in client.fetch(uids[start : start + 1000], ["RFC822.SIZE"]).items():
-            sizes[int(uid)] = int(data.get(b"RFC822.SIZE") or 0)
+    try:
+        for start in range(0, len(uids), 1000):
+            for uid, data in client.fetch(uids[start : start + 1000], ["RFC822.SIZE"]).items():
+                sizes[int(uid)] = int(data.get(b"RFC822.SIZE") or 0)
+    except IMAP4.abort:
+        raise
+    except IMAP4.error:
+        # A message the server cannot serve may fail this too: chunks of BATCH, sizes unknown.
+        logger.warning("IMAP: the server would not give message sizes", exc_info=True)
+        sizes = {}
     chunk: list[int] = []
     held = 0
     for uid in uids:

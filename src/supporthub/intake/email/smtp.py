@@ -46,7 +46,7 @@ def plain_address(arg: str) -> tuple[str, str] | None:
     """(address, the rest) of `<local@domain> rest` as aiosmtpd's parser reads it (the
     whitespace after `>` dropped), or None when `arg` is not in that plain form."""
     match = _PLAIN_ANGLE_ADDR.match(arg)
-    if match is None:
+    if match is None or "=?" in match[1]:  # the parser decodes RFC 2047 words even here
         return None
     rest = arg[match.end() :]
     if rest[:1] in (" ", "\t", "("):

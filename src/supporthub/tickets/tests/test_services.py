@@ -316,14 +316,20 @@ def _columns(obj: Any) -> list[Any]:
 @pytest.mark.django_db
 def test_adding_a_message_locks_the_ticket_and_reads_what_get_reads(world: World) -> None:
     ticket = _open(world)
-    with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+    with transaction.atomic():
         locked = services._LOCKED.first(ticket.pk)
         expected = Ticket.objects.select_for_update().get(pk=ticket.pk)
         assert services._LOCKED.first(10**12) is None
     assert locked is not None and _columns(locked) == _columns(expected)
     assert locked._state.adding is False and locked._state.db == "default"
+    with CaptureQueriesContext(connection) as captured:
+        services.ticket_add_message(
+            ticket=ticket, kind=MessageKind.PUBLIC_REPLY, body="Hello.", author_contact=world.carol
+        )
+    locks = [q["sql"] for q in captured.captured_queries if '"tickets_ticket"' in q["sql"]]
+    assert locks and locks[0].startswith("SELECT")
     if connection.features.has_select_for_update:
-        assert "FOR UPDATE" in captured.captured_queries[0]["sql"]
+        assert "FOR UPDATE" in locks[0]
     with pytest.raises(Ticket.DoesNotExist, match="Ticket matching query does not exist."):
         services.ticket_add_message(
             ticket=Ticket(pk=10**12), kind=MessageKind.PUBLIC_REPLY, body="Hello."

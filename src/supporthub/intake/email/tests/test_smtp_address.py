@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from supporthub.intake.email.smtp import plain_address
 
-ATOM = st.text("abcXYZ019!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=6)
+ATOM = st.text("abcXYZ019!#$%&'*+/=?^_`{|}~-", min_size=1, max_size=6) | st.just("=?utf-8?q?abc?=")
 ODD = st.text('ab.@<>()\t "[]\\é,;:=\x0b', max_size=12)
 
 
@@ -54,5 +54,6 @@ def test_other_forms_go_to_aiosmtpd() -> None:
         "<user@example.com> (a comment) SIZE=1",
         "<jöran@example.se>",  # SMTPUTF8
         "<a..b@example.com>",
+        "<=?utf-8?q?abc?=@example.com>",  # the parser decodes encoded words in a dot-atom
     ]:
         assert plain_address(arg) is None, arg
