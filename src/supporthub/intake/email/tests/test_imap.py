@@ -297,3 +297,14 @@ def test_after_a_poll_that_left_mail_behind_its_internaldate_still_stands(
         imap_poll(config=dovecot.config())
     imap_poll(config=dovecot.config())  # the first poll was not complete: no floor yet
     assert InboundMessage.objects.get(imap_uid=2).received_at == arrived
+
+
+def test_chunks_fall_back_to_batch_when_the_server_refuses_the_sizes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Refusing:
+        def fetch(self, uids: list[int], data: list[str]) -> dict[int, dict[bytes, int]]:
+            raise IMAPClient.Error("fetch failed: Some messages could not be FETCHed (Failure)")
+
+    monkeypatch.setattr(imap, "BATCH", 2)
+    assert list(imap._chunks(Refusing(), [1, 2, 3, 4, 5])) == [[1, 2], [3, 4], [5]]
