@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from supporthub.testing.database import drop_this_connection
 from supporthub.worker.management.commands import worker
 from supporthub.worker.registry import Periodic, periodic_jobs
 
@@ -136,8 +137,6 @@ def test_a_periodic_job_reconnects_after_the_database_dropped_its_connection() -
 
     if connection.vendor != "postgresql":
         pytest.skip("a server that drops its clients is PostgreSQL's case")
-    import psycopg
-
     outcomes: list[str] = []
 
     def probe() -> None:
@@ -151,12 +150,7 @@ def test_a_periodic_job_reconnects_after_the_database_dropped_its_connection() -
     command = worker.Command()
     job = Periodic(name="probe", every=1.0, run=probe)
     command._run(job)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_backend_pid()")
-        row = cursor.fetchone()
-    assert row is not None
-    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+    drop_this_connection()
     command._run(job)  # fails on the dead connection (and is logged)
     command._run(job)
     assert outcomes == ["ok", "OperationalError", "ok"]

@@ -22,6 +22,13 @@ __all__ = ["dovecot", "dovecot_server"]  # the fixtures
 pytestmark = pytest.mark.django_db
 
 
+def database_down_for_the_second(**kwargs: object) -> services.Stored:
+    """inbox_store, failing for UID 2 as it does while the database restarts."""
+    if kwargs["imap_uid"] == 2:
+        raise OperationalError("server closed the connection unexpectedly")
+    return services.inbox_store(**kwargs)  # type: ignore[arg-type]
+
+
 def test_new_mail_is_stored_raw_then_moved_to_the_processed_folder(dovecot: Dovecot) -> None:
     arrived = datetime(2025, 11, 24, 15, 0, 7, tzinfo=UTC)
     client = dovecot.client()
@@ -126,13 +133,6 @@ def test_a_message_that_cannot_be_stored_stays_in_the_folder_for_the_next_poll(
     dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dovecot.append(message(1), message(2))
-    real = services.inbox_store
-
-    def database_down_for_the_second(**kwargs: object) -> services.Stored:
-        if kwargs["imap_uid"] == 2:
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(**kwargs)  # type: ignore[arg-type]
-
     with monkeypatch.context() as patch:
         patch.setattr(imap, "inbox_store", database_down_for_the_second)
         result = imap_poll(config=dovecot.config())
@@ -285,13 +285,6 @@ def test_after_a_poll_that_left_mail_behind_its_internaldate_still_stands(
     client.append("INBOX", message(1), msg_time=arrived)
     client.append("INBOX", message(2), msg_time=arrived)
     client.logout()
-    real = services.inbox_store
-
-    def database_down_for_the_second(**kwargs: object) -> services.Stored:
-        if kwargs["imap_uid"] == 2:
-            raise OperationalError("server closed the connection unexpectedly")
-        return real(**kwargs)  # type: ignore[arg-type]
-
     with monkeypatch.context() as patch:
         patch.setattr(imap, "inbox_store", database_down_for_the_second)
         imap_poll(config=dovecot.config())

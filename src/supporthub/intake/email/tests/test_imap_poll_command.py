@@ -11,6 +11,7 @@ from django.db import connection
 from supporthub.intake.email.imap import PollResult
 from supporthub.intake.email.management.commands import imap_poll as command
 from supporthub.intake.email.models import InboundMessage
+from supporthub.testing.database import drop_this_connection
 
 
 class _Stop(Exception):
@@ -23,8 +24,6 @@ def test_the_poll_loop_reconnects_after_the_database_dropped_its_connection(
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("a server that drops its clients is PostgreSQL's case")
-    import psycopg
-
     monkeypatch.setattr(command, "imap_configured", lambda: True)
     outcomes: list[str] = []
 
@@ -36,12 +35,7 @@ def test_the_poll_loop_reconnects_after_the_database_dropped_its_connection(
             raise
         outcomes.append("ok")
         if len(outcomes) == 1:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_backend_pid()")
-                row = cursor.fetchone()
-            assert row is not None
-            with psycopg.connect(**connection.get_connection_params(), autocommit=True) as admin:
-                admin.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+            drop_this_connection()
         return PollResult()
 
     def sleep(seconds: float) -> None:
