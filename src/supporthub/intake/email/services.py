@@ -36,6 +36,9 @@ from supporthub.worker import wake
 logger = logging.getLogger(__name__)
 
 FIELD_MAX = 998  # the longest line RFC 5322 allows, and the display columns' length
+# The stored Message-ID is indexed: a B-tree entry must stay under PostgreSQL's ~2.7 kB (998
+# characters of UTF-8 can be 4 kB). Only a Message-ID of mostly non-ASCII characters is cut.
+MESSAGE_ID_MAX_BYTES = 2000
 REASON_MAX = 2000
 
 
@@ -103,6 +106,7 @@ def identify(raw: bytes) -> Identity:
         headers: Any = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
         # Decoded as parse() decodes In-Reply-To and References, so a reply finds it.
         message_id = _header(headers, "Message-ID")
+        message_id = message_id.encode()[:MESSAGE_ID_MAX_BYTES].decode("utf-8", "ignore")
         sender = _header(headers, "From")
         subject = _header(headers, "Subject")
         # What the sender's client wrote, which no relay on the way changes: two copies of

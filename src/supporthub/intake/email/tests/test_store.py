@@ -180,6 +180,21 @@ def test_message_ids_that_differ_only_in_8bit_characters_are_two_messages() -> N
     assert b.message.message_id == "<bestellung-ö@shop.example>"
 
 
+def test_a_message_id_too_long_for_an_index_is_stored_cut() -> None:
+    # 990 three-byte characters, scattered so that they do not compress: 2,970 bytes, over
+    # PostgreSQL's B-tree entry limit (2,704).
+    long_id = "<" + "".join(chr(0x4E00 + i * 7919 % 20000) for i in range(990)) + "@x.example>"
+    raw = message(8, message_id=long_id)
+
+    stored = inbox_store(raw=raw, source=Source.SMTP, mailbox="smtp://a")
+
+    row = InboundMessage.objects.get(pk=stored.message.pk)
+    assert stored.created and bytes(row.raw) == raw
+    assert len(row.message_id.encode()) <= services.MESSAGE_ID_MAX_BYTES
+    assert long_id.startswith(row.message_id)
+    assert row.dedupe_key == identify(raw).dedupe_key  # from the whole header, as written
+
+
 def test_a_folded_message_id_is_read_whole() -> None:
     identity = identify(b"Message-ID:\r\n <folded@initech.example>\r\n\r\nbody")
     assert identity.message_id == "<folded@initech.example>"
