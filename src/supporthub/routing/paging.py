@@ -44,8 +44,8 @@ from supporthub.routing.selectors import rotations, turns_of
 from supporthub.sla import clocks
 from supporthub.sla.services import calendar_for
 from supporthub.staff.selectors import staff_with_role
+from supporthub.tickets.audit import audit
 from supporthub.tickets.models import AuditEntry, Status, Ticket
-from supporthub.tickets.services import audit
 
 logger = logging.getLogger(__name__)
 

@@ -28,8 +28,9 @@ from supporthub.notify.services import console_ticket_url, outbox_enqueue
 from supporthub.sla.selectors import warnings_due
 from supporthub.sla.services import calendar_for, iso, warning_instants
 from supporthub.staff.models import StaffMember
+from supporthub.tickets.audit import audit
 from supporthub.tickets.models import Ticket
-from supporthub.tickets.services import audit, ticket_escalate
+from supporthub.tickets.services import ticket_escalate
 
 logger = logging.getLogger(__name__)
 

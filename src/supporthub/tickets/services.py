@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from supporthub.access import Viewer
-from supporthub.actors import Actor, actor_user
+from supporthub.actors import Actor
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.notify import services as notify
@@ -23,6 +22,7 @@ from supporthub.prepared import Prepared, insert
 from supporthub.routing.regions import region_for
 from supporthub.sla import services as sla
 from supporthub.staff.models import StaffMember
+from supporthub.tickets.audit import audit, audit_entry
 from supporthub.tickets.models import (
     Attachment,
     AuditEntry,
@@ -48,25 +48,6 @@ class VersionConflict(Exception):
             "read it again and retry."
         )
         self.current = current
-
-
-def audit(
-    *, ticket: Ticket, code: str, actor: Actor = None, at: datetime | None = None, **data: Any
-) -> AuditEntry:
-    """Record a change with a stable code (never a translated label)."""
-    entry = audit_entry(ticket=ticket, code=code, actor=actor, at=at, **data)
-    insert([entry])  # the INSERT save() writes, compiled once (every change writes one)
-    return entry
-
-
-def audit_entry(
-    *, ticket: Ticket, code: str, actor: Actor = None, at: datetime | None = None, **data: Any
-) -> AuditEntry:
-    """The entry `audit` would record, unsaved: for callers that write several in one INSERT
-    (`supporthub.prepared.insert`, in the order they happened)."""
-    return AuditEntry(
-        ticket=ticket, actor=actor_user(actor), code=code, data=data, at=at or timezone.now()
-    )
 
 
 def ticket_open(

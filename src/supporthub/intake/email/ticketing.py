@@ -85,6 +85,7 @@ from supporthub.notify.services import (
 from supporthub.notify.tokens import ReplyTokenInvalid, reply_address, reply_token_read
 from supporthub.prepared import Prepared, insert
 from supporthub.tickets import services as tickets
+from supporthub.tickets.audit import audit, audit_entry
 from supporthub.tickets.models import (
     AuditEntry,
     BodyFormat,
@@ -478,7 +479,7 @@ def _open(
     asked = _severity_asked(mail.subject)
     if asked is not None and asked < ticket.severity:
         entries.append(
-            tickets.audit_entry(
+            audit_entry(
                 ticket=ticket,
                 code="mail.severity_requested",
                 at=inbound.received_at,
@@ -488,7 +489,7 @@ def _open(
         )
     if follow_up_of is not None:
         entries.append(
-            tickets.audit_entry(
+            audit_entry(
                 ticket=ticket,
                 code="mail.follow_up_of_closed",
                 at=inbound.received_at,
@@ -497,7 +498,7 @@ def _open(
             )
         )
         entries.append(
-            tickets.audit_entry(
+            audit_entry(
                 ticket=follow_up_of,
                 code="mail.followed_up_in",
                 at=inbound.received_at,
@@ -553,7 +554,7 @@ def _received_entry(
 ) -> AuditEntry:
     """What arrived, from whom, which stored mail holds it, and what was repaired on the way;
     `named`: tickets of the same organisation the mail referred to but could not join."""
-    return tickets.audit_entry(
+    return audit_entry(
         ticket=ticket,
         code="mail.received",
         actor=contact.user,
@@ -604,7 +605,7 @@ def _attach(
             ),
             at=inbound.received_at,
         )
-        tickets.audit(
+        audit(
             ticket=ticket,
             code="mail.attachments_left_out",
             at=inbound.received_at,
@@ -676,7 +677,7 @@ def _acknowledge(
         ticket=ticket,
         headers=headers,
     )
-    acknowledged = tickets.audit_entry(
+    acknowledged = audit_entry(
         ticket=ticket,
         code="mail.acknowledged",
         at=inbound.received_at,

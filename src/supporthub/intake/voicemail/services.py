@@ -29,6 +29,7 @@ from supporthub.notify import services as notify
 from supporthub.notify.models import OutboxKind
 from supporthub.policies import schema
 from supporthub.tickets import services as tickets
+from supporthub.tickets.audit import audit
 from supporthub.tickets.models import Channel, MessageKind, Ticket
 from supporthub.validators import normalise_phone
 
@@ -213,7 +214,7 @@ def _open_ticket(
             received_at=received_at,
             actor=actor,
         )
-    tickets.audit(
+    audit(
         ticket=ticket,
         code="voicemail.received",
         actor=actor,
@@ -243,7 +244,7 @@ def _audit_transcript(
     row: Voicemail, ticket: Ticket, *, at: datetime, added: bool, actor: User | None = None
 ) -> None:
     completed = row.transcription_status == TranscriptionStatus.COMPLETED
-    tickets.audit(
+    audit(
         ticket=ticket,
         code="voicemail.transcribed" if completed else "voicemail.transcription_failed",
         actor=actor,
@@ -334,7 +335,7 @@ def _record_after_triage(row: Voicemail, *, status: str, at: datetime) -> None:
         added = True
     except ValidationError:
         added = False  # closed: the recording stays on the voicemail row
-    tickets.audit(
+    audit(
         ticket=ticket,
         code="voicemail.recording_added",
         at=at,
@@ -439,7 +440,7 @@ def voicemail_open_ticket(
         if row.recorded_at is None:  # only a transcript came: its receipt starts the clock
             row.recorded_at, row.clock_source = row.received_at, "receipt"
         ticket = _open_ticket(row, contact=contact, viewer=viewer)
-        tickets.audit(
+        audit(
             ticket=ticket,
             code="voicemail.matched",
             actor=viewer.user,
