@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dj_database_url
 import django_stubs_ext
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 # Lets admin.ModelAdmin[Model] and friends be subscripted at run time (typed admin).
@@ -170,6 +172,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "supporthub.urls"
@@ -232,6 +235,69 @@ DEFAULT_FROM_EMAIL = SUPPORT_FROM_EMAIL
 SERVER_EMAIL = SUPPORT_FROM_EMAIL
 REPLY_DOMAIN = env_str("REPLY_DOMAIN", "supporthub.example")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+# --- HTTPS -----------------------------------------------------------------------------------
+# Served over https (PUBLIC_BASE_URL says where the product is reached): cookies go over TLS
+# only, unless set otherwise. Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER
+# names the header it sets to "https" (and must strip from what clients send).
+SERVED_OVER_HTTPS = PUBLIC_BASE_URL.startswith("https://")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    name = env_str("SECURE_PROXY_SSL_HEADER", "").strip()
+    if not name:
+        return None
+    if not _HEADER_NAME.fullmatch(name):
+        raise ImproperlyConfigured(
+            f"SECURE_PROXY_SSL_HEADER={name!r} is not a header name (e.g. X-Forwarded-Proto)"
+        )
+    return ("HTTP_" + name.upper().replace("-", "_"), "https")
+
+
+def _hsts() -> tuple[int, bool, bool]:
+    seconds = env_int("SECURE_HSTS_SECONDS", 0)
+    subdomains = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    preload = env_bool("SECURE_HSTS_PRELOAD", False)
+    if preload and (not subdomains or seconds < 31_536_000):
+        raise ImproperlyConfigured(
+            "SECURE_HSTS_PRELOAD=true needs SECURE_HSTS_INCLUDE_SUBDOMAINS=true and "
+            "SECURE_HSTS_SECONDS of at least 31536000 (the preload list's own rule)"
+        )
+    if seconds and not SERVED_OVER_HTTPS:
+        raise ImproperlyConfigured(
+            f"SECURE_HSTS_SECONDS={seconds} needs an https:// PUBLIC_BASE_URL "
+            f"(it is {PUBLIC_BASE_URL!r}): browsers would refuse the plain-HTTP address"
+        )
+    return seconds, subdomains, preload
+
+
+SECURE_PROXY_SSL_HEADER = _proxy_ssl_header()
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+# A load balancer's health check may ask over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS, SECURE_HSTS_INCLUDE_SUBDOMAINS, SECURE_HSTS_PRELOAD = _hsts()
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SERVED_OVER_HTTPS)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SERVED_OVER_HTTPS)
+
+# --- Content-Security-Policy (django-csp) ------------------------------------------------------
+# Every page's scripts and styles are static files of our own origin: no inline script or
+# style, no eval, nothing from another origin. Attachments are downloads, never rendered.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend")
 EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "mail"))
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
@@ -424,8 +490,6 @@ def _phone_region(name: str, default: str) -> str:
 # Where the support line is: a caller number in national form is read in this region.
 VOICEMAIL_DEFAULT_REGION = _phone_region("VOICEMAIL_DEFAULT_REGION", "US")
 
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", False)
 
 LOGGING = {
     "version": 1,
