@@ -1,23 +1,47 @@
-"""Reads for the landing page."""
+"""Reads for the landing page, each asked for a viewer: nothing is listed that the viewer
+may not see."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from supporthub.access import Viewer
 from supporthub.customers.models import Organisation
 from supporthub.policies.selectors import latest_policy_versions
 from supporthub.sla.selectors import running_clocks
+from supporthub.tickets.selectors import tickets_visible_to
 
 
-def home_overview() -> dict[str, Any]:
+def organisations_visible_to(viewer: Viewer) -> QuerySet[Organisation]:
+    """Staff who work every ticket see every organisation; other staff the organisations
+    they manage (as account or project manager); anyone else none."""
+    organisations = Organisation.objects.all()
+    if viewer.sees_all_tickets:
+        return organisations
+    if viewer.staff is not None:
+        return organisations.filter(
+            Q(account_manager=viewer.staff) | Q(project_manager=viewer.staff)
+        )
+    return organisations.none()
+
+
+def home_overview(viewer: Viewer) -> dict[str, Any]:
+    """The staff overview: the running clocks the viewer may see (earliest due first), the
+    policies in force, and the viewer's organisations."""
     versions = latest_policy_versions()
-    organisations = Organisation.objects.annotate(
-        contacts=Count("support_contacts", distinct=True)
-    ).order_by("name")
-    running = running_clocks().select_related("organisation").order_by("first_response_due_at")[:20]
+    organisations = (
+        organisations_visible_to(viewer)
+        .annotate(contacts=Count("support_contacts", distinct=True))
+        .order_by("name")
+    )
+    running = (
+        (tickets_visible_to(viewer) & running_clocks())
+        .select_related("organisation")
+        .order_by("first_response_due_at")[:20]
+    )
     return {
         "policies": [(v, v.document()) for v in versions],
         "organisations": organisations,

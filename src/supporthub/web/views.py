@@ -22,7 +22,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return redirect("portal:tickets")
     if viewer is None or not viewer.is_staff:
         raise PermissionDenied("This login has no Support Hub role; ask an administrator.")
-    return render(request, "web/home.html", selectors.home_overview())
+    return render(request, "web/home.html", selectors.home_overview(viewer))
 
 
 class LoginView(auth_views.LoginView):

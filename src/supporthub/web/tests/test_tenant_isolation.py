@@ -253,3 +253,69 @@ def test_the_matrix_can_fail_own_objects_are_reachable(world: World) -> None:
         if carol.get("/" + url).status_code == 200:
             reachable += 1
     assert reachable >= 2  # the ticket page and the attachment download
+
+
+def _list_routes() -> Iterator[str]:
+    """Every page of the Hub and the console that takes no object id (the lists, the
+    reports, the queues), and the staff overview."""
+
+    def walk(patterns: list[Any], prefix: str, namespace: str) -> Iterator[str]:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                yield from walk(
+                    entry.url_patterns, prefix + str(entry.pattern), entry.namespace or namespace
+                )
+            elif isinstance(entry, URLPattern) and namespace in ("portal", "console", "web"):
+                route = prefix + str(entry.pattern)
+                if not re.search(r"<(?:\w+:)?(\w+)>", route):
+                    yield "/" + route
+                elif re.fullmatch(r".*<slug:name>/", route):  # the named queues
+                    for name in ("all", "mine", "region", "breaching", "escalated"):
+                        yield "/" + re.sub(r"<slug:name>", name, route)
+
+    yield from sorted(set(walk(get_resolver().url_patterns, "", "")))
+
+
+def _running(world: World) -> Ticket:
+    """A ticket of the other organisation whose first-response clock runs (the overview
+    lists only those)."""
+    return services.ticket_open(
+        organisation=world.other_organisation,
+        requester=world.olga,
+        subject="Globex running clock",
+        body="body",
+        severity=3,
+        channel=Channel.HUB,
+    )
+
+
+@pytest.mark.django_db
+def test_no_list_page_shows_another_organisations_ticket(world: World) -> None:
+    scene = _make_scene(world)
+    running = _running(world)
+    roles = _roles(world)
+    routes = [r for r in _list_routes() if r not in ("/logout/", "/healthz")]
+    assert "/" in routes and "/console/" in routes and "/hub/" in routes, routes
+    leaks = []
+    cells = 0
+    for role, (client, headers) in roles.items():
+        urls = ["/api/tickets"] if headers else [*routes, "/api/tickets"]
+        for url in urls:
+            response = client.get(url, **headers)
+            cells += 1
+            text = response.content.decode(errors="replace")
+            if any(t.reference in text or t.subject in text for t in (scene.theirs, running)):
+                leaks.append(f"{role}: GET {url} -> {response.status_code} shows it")
+    assert not leaks, "\n".join(leaks)
+    assert cells >= 40
+
+
+@pytest.mark.django_db
+def test_the_list_matrix_can_fail_staff_who_see_everything_see_it(world: World) -> None:
+    scene = _make_scene(world)
+    running = _running(world)
+    assert world.alice.user is not None
+    alice = _client_for(world.alice.user)
+    assert running.reference in alice.get("/").content.decode()
+    queue = alice.get("/console/").content.decode()
+    assert scene.theirs.reference in queue and scene.own.reference in queue
