@@ -301,7 +301,8 @@ def test_no_list_page_shows_another_organisations_ticket(world: World) -> None:
     for role, (client, headers) in roles.items():
         urls = ["/api/tickets"] if headers else [*routes, "/api/tickets"]
         for url in urls:
-            response = client.get(url, **headers)
+            kwargs: dict[str, Any] = {**headers}
+            response = client.get(url, **kwargs)
             cells += 1
             text = response.content.decode(errors="replace")
             if any(t.reference in text or t.subject in text for t in (scene.theirs, running)):
