@@ -494,6 +494,12 @@ VOICEMAIL_DEFAULT_REGION = _phone_region("VOICEMAIL_DEFAULT_REGION", "US")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"client_error": {"()": "supporthub.web.logs.ClientErrorWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # A refused request (403, 404, 400) is one line in the log, not a traceback.
+    "loggers": {
+        "django.request": {"filters": ["client_error"]},
+        "django.security": {"filters": ["client_error"]},
+    },
 }

@@ -49,7 +49,9 @@ customer_view = _guard(
 
 
 def viewer_context(request: HttpRequest) -> dict[str, Any]:
-    """Template context: the viewer (None when anonymous)."""
-    if not request.user.is_authenticated:
+    """Template context: the viewer (None when anonymous, and on an error page rendered
+    before the authentication middleware ran, such as the 400 for a foreign Host)."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
         return {"viewer": None}
     return {"viewer": request_viewer(request)}

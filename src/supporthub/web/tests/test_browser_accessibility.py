@@ -41,7 +41,7 @@ def people(transactional_db: None) -> None:
 
 
 def _check(page: Page, path: str, found: dict[str, list[str]]) -> None:
-    page.goto(path)
+    page.goto(path)  # an error page too: its status is not the point here
     page.wait_for_load_state("networkidle")
     problems = axe_violations(page)
     page.set_viewport_size(PHONE)
@@ -63,5 +63,6 @@ def test_the_main_pages_meet_wcag_21_aa_and_fit_a_phone(page: Page, people: None
     login(page, "alice", PASSWORD)
     _check(page, "/console/", found)
     _check(page, f"/console/tickets/{ticket.pk}/", found)
+    _check(page, "/console/tickets/999999/", found)  # the 404 page
     report = "\n".join(f"{path}\n  " + "\n  ".join(lines) for path, lines in found.items())
     assert not found, report
