@@ -138,7 +138,9 @@ def ticket_decide(
     ticket.full_clean(exclude=_TICKET_FKS)
     # After-hours urgent (seed 000): page the on-call engineer, notify the CS lead. Imported
     # history was handled long ago: it pages nobody.
-    roles = () if imported else after_hours_roles(policy=policy, ticket=ticket, calendar_stamp=stamp)
+    roles = (
+        () if imported else after_hours_roles(policy=policy, ticket=ticket, calendar_stamp=stamp)
+    )
     return Opening(ticket=ticket, entitlement=entitlement, asked=asked, page_roles=roles)
 
 
