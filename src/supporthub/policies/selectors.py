@@ -96,16 +96,15 @@ def policy_version_from_subquery(
     if fields is None:
         return None
     effective = fields["effective_date"]
-    version = PolicyVersion.from_db(
-        PolicyVersion.objects.db,
-        ["policy_id", *_IN_FORCE_FIELDS],
-        [
-            policy.pk,
-            fields["id"],
-            effective if isinstance(effective, date) else date.fromisoformat(effective),
-            fields["sha256"],
-            fields["source_name"],
-        ],
-    )
+    read = {
+        **fields,
+        "policy_id": policy.pk,
+        "effective_date": effective
+        if isinstance(effective, date)
+        else date.fromisoformat(effective),
+    }
+    # from_db takes the values in the order of the model's fields, the others deferred.
+    names = [f.attname for f in PolicyVersion._meta.concrete_fields if f.attname in read]
+    version = PolicyVersion.from_db(PolicyVersion.objects.db, names, [read[n] for n in names])
     version.policy = policy
     return version
