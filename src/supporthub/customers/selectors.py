@@ -129,13 +129,3 @@ def holiday_place(*, organisation: Organisation, policy: schema.Policy) -> tuple
     if organisation.holiday_country:
         return organisation.holiday_country, organisation.holiday_subdivision or None
     return policy.holiday_country, policy.holiday_subdivision
-
-
-# TEMPORARY (removed in this branch's last commit): mail ticketing still enters it.
-from collections.abc import Iterator  # noqa: E402
-from contextlib import contextmanager  # noqa: E402
-
-
-@contextmanager
-def entitlements_remembered() -> Iterator[None]:
-    yield
