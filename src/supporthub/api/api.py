@@ -48,6 +48,8 @@ from supporthub.api.schemas import (
     TicketPatch,
 )
 from supporthub.api.selectors import MAX_PAGE, TicketFilters, ticket_page
+from supporthub.tickets.conversation import attachment_add
+from supporthub.tickets.locks import VersionConflict
 from supporthub.tickets.models import Channel, FirstResponseStatus, TicketType
 from supporthub.tickets.models import Status as TicketStatus
 from supporthub.tickets.rendering import attachment_response
@@ -57,7 +59,7 @@ from supporthub.tickets.selectors import (
     messages_for,
     ticket_for,
 )
-from supporthub.tickets.services import VersionConflict, attachment_add, ticket_reply
+from supporthub.tickets.services import ticket_reply
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from ninja.utils import check_csrf
 from supporthub.access import Viewer, viewer_for
 from supporthub.api.models import ApiToken
 from supporthub.api.services import api_token_touch, token_hash
-from supporthub.prepared import Prepared
 
 
 class BearerToken(HttpBearer):
@@ -40,20 +39,14 @@ def _checked(viewer: Viewer, *, staff_only: bool) -> Viewer:
     return viewer
 
 
-# Every API request's token, with its organisation or staff login, compiled once.
-_TOKEN_BY_HASH: Prepared[ApiToken] = Prepared(
-    lambda key_hash: ApiToken.objects.select_related("organisation", "staff_user").filter(
-        key_hash=key_hash
-    ),
-    markers=["\x00key-hash\x00"],
-)
-
-
 def token_viewer(raw: str) -> Viewer:
     """The viewer a raw token acts as; 401 for unknown, revoked or orphaned tokens."""
-    token = _TOKEN_BY_HASH.first(token_hash(raw))
-    if token is None:
-        raise AuthenticationError(message="Unknown API token.")
+    try:  # one statement: the token with its organisation or staff login
+        token = ApiToken.objects.select_related("organisation", "staff_user").get(
+            key_hash=token_hash(raw)
+        )
+    except ApiToken.DoesNotExist:
+        raise AuthenticationError(message="Unknown API token.") from None
     if token.revoked_at is not None:
         raise AuthenticationError(
             message=f"API token {token.prefix}… was revoked on {token.revoked_at:%Y-%m-%d}."

@@ -23,22 +23,21 @@ from supporthub.api.schemas import ImportedTicket, TicketCreate, TicketPatch
 from supporthub.api.selectors import tickets_for_api
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import (
+    Entitlement,
     contact_with_email,
     entitlement_on,
-    entitlements_remembered,
     local_date,
 )
 from supporthub.staff.models import StaffMember
+from supporthub.tickets.locks import VersionConflict
 from supporthub.tickets.models import BodyFormat, Channel, Status, Ticket, TicketType
+from supporthub.tickets.opening import TicketRequest, ticket_import, ticket_open
 from supporthub.tickets.selectors import ticket_for
 from supporthub.tickets.services import (
-    VersionConflict,
     ticket_assign,
     ticket_change_severity,
     ticket_close_out_of_scope,
     ticket_escalate,
-    ticket_import,
-    ticket_open,
     ticket_set_status,
 )
 
@@ -282,34 +281,43 @@ def _requester_for(
     return found, field
 
 
-def _default_severity(organisation: Organisation) -> int:
-    today = local_date(organisation, timezone.now())
+def _entitlement_today(organisation: Organisation, now: datetime) -> Entitlement:
+    today = local_date(organisation, now)
     entitlement = entitlement_on(organisation=organisation, on=today)
     if entitlement is None:
         raise ValidationError(
             f"{organisation.name} has no subscription in force on {today.isoformat()}.",
             code="no_subscription",
         )
-    return entitlement.policy.default_severity
+    return entitlement
 
 
 def ticket_create(*, viewer: Viewer, data: TicketCreate) -> Ticket:
     """Open a ticket for the caller: channel `api` for tokens, `hub` for a browser session."""
     organisation = _organisation_for(viewer, data.organisation_id)
     requester, field = _requester_for(viewer, organisation, data)
-    # A defaulted severity and ticket_open read the same entitlement: one query, not two.
-    with entitlements_remembered(), fields_named({"requester": field}):
-        severity = data.severity if data.severity is not None else _default_severity(organisation)
+    severity, entitlement, received_at = data.severity, None, None
+    if severity is None:
+        # The policy's default severity: ticket_open is given the entitlement read for it
+        # (one query, not two), with the instant it was read for.
+        received_at = timezone.now()
+        entitlement = _entitlement_today(organisation, received_at)
+        severity = entitlement.policy.default_severity
+    with fields_named({"requester": field}):
         return ticket_open(
-            organisation=organisation,
-            requester=requester,
-            subject=data.subject,
-            body=data.body,
-            severity=severity,
-            channel=Channel.API if viewer.token_id is not None else Channel.HUB,
-            type=TicketType(data.type),
+            request=TicketRequest(
+                organisation=organisation,
+                requester=requester,
+                subject=data.subject,
+                body=data.body,
+                severity=severity,
+                channel=Channel.API if viewer.token_id is not None else Channel.HUB,
+                type=TicketType(data.type),
+                body_format=BodyFormat(data.body_format),
+                received_at=received_at,
+            ),
             actor=viewer.user,
-            body_format=BodyFormat(data.body_format),
+            entitlement=entitlement,
         )
 
 

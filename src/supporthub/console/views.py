@@ -33,9 +33,9 @@ from supporthub.routing.selectors import rotation_now, rotations
 from supporthub.sla.selectors import ATTAINMENT_DIMENSIONS, attainment
 from supporthub.sla.services import first_response_state
 from supporthub.tickets import selectors, services
+from supporthub.tickets.locks import VersionConflict
 from supporthub.tickets.models import Status, Ticket
 from supporthub.tickets.rendering import attachment_response, local_time
-from supporthub.tickets.services import VersionConflict
 from supporthub.web.viewers import staff_view
 
 PAGE_SIZE = 50

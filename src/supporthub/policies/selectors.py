@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import OuterRef, Subquery
+from django.db.models import JSONField, OuterRef, Subquery
+from django.db.models.functions import JSONObject
 
-from supporthub.policies.models import PolicyVersion
+from supporthub.policies.models import Policy, PolicyVersion
 
 
 class PolicyNotInForce(ObjectDoesNotExist):
@@ -66,3 +68,43 @@ def policy_version_number(*, version: PolicyVersion) -> int:
     return PolicyVersion.objects.filter(
         policy_id=version.policy_id, effective_date__lte=version.effective_date
     ).count()
+
+
+# What a caller's query reads of the version in force, in its own statement (the entitlement
+# read of ticket creation): everything but the text, which is loaded only if this process
+# has not parsed that version yet.
+_IN_FORCE_FIELDS = ("id", "effective_date", "sha256", "source_name")
+
+
+def policy_version_in_force_subquery(*, policy: OuterRef, on: date) -> Subquery:
+    """For another app's query: the version of `policy` (an outer reference to a policy's
+    primary key) in force on `on`, as a JSON object of its fields (NULL when none is); turn it
+    into the version with `policy_version_from_subquery`."""
+    return Subquery(
+        PolicyVersion.objects.filter(policy_id=policy, effective_date__lte=on)
+        .order_by("-effective_date", "-pk")
+        .values(fields=JSONObject(**{name: name for name in _IN_FORCE_FIELDS}))[:1],
+        output_field=JSONField(),
+    )
+
+
+def policy_version_from_subquery(
+    fields: dict[str, Any] | None, *, policy: Policy
+) -> PolicyVersion | None:
+    """The version that `policy_version_in_force_subquery` read (its text deferred), with its
+    policy in hand; None when no version was in force."""
+    if fields is None:
+        return None
+    effective = fields["effective_date"]
+    read = {
+        **fields,
+        "policy_id": policy.pk,
+        "effective_date": effective
+        if isinstance(effective, date)
+        else date.fromisoformat(effective),
+    }
+    # from_db takes the values in the order of the model's fields, the others deferred.
+    names = [f.attname for f in PolicyVersion._meta.concrete_fields if f.attname in read]
+    version = PolicyVersion.from_db(PolicyVersion.objects.db, names, [read[n] for n in names])
+    version.policy = policy
+    return version

@@ -1,7 +1,7 @@
 """Reads for the Support Hub pages, built on the ticket selectors (always with the viewer).
 
 The incident terms answer "what would an incident opened now get": the same entitlement,
-channel rule, calendar and target that `tickets.services.ticket_open` uses, so the due time
+channel rule, calendar and target that `tickets.opening.ticket_open` uses, so the due time
 shown before submitting is the one the ticket gets.
 """
 

@@ -23,8 +23,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from supporthub.access import Viewer
 from supporthub.portal import selectors as hub
 from supporthub.portal.forms import IncidentForm, ReplyForm
-from supporthub.tickets import selectors, services
+from supporthub.tickets import conversation, opening, selectors, services
 from supporthub.tickets.models import Channel, Status, Ticket, TicketType
+from supporthub.tickets.opening import TicketRequest
 from supporthub.tickets.rendering import attachment_response, local_time
 from supporthub.web.viewers import customer_view
 
@@ -149,18 +150,20 @@ def _open_incident(viewer: Viewer, form: IncidentForm) -> Ticket:
     assert viewer.organisation is not None  # noqa: S101 - customer_view guarantees it
     data = form.cleaned_data
     with transaction.atomic():
-        ticket = services.ticket_open(
-            organisation=viewer.organisation,
-            requester=viewer.contact,
-            subject=data["subject"],
-            body=data["body"],
-            severity=data["severity"],
-            type=TicketType(data["type"]),
-            channel=Channel.HUB,
+        ticket = opening.ticket_open(
+            request=TicketRequest(
+                organisation=viewer.organisation,
+                requester=viewer.contact,
+                subject=data["subject"],
+                body=data["body"],
+                severity=data["severity"],
+                type=TicketType(data["type"]),
+                channel=Channel.HUB,
+            ),
             actor=viewer.user,
         )
         for upload in form.uploads:
-            services.attachment_add(ticket=ticket, upload=upload, viewer=viewer)
+            conversation.attachment_add(ticket=ticket, upload=upload, viewer=viewer)
     return ticket
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
 
 from supporthub.actors import Actor, actor_user
-from supporthub.prepared import insert
 from supporthub.tickets.models import AuditEntry, Ticket
 
 
@@ -17,15 +17,23 @@ def audit(
 ) -> AuditEntry:
     """Record a change with a stable code (never a translated label)."""
     entry = audit_entry(ticket=ticket, code=code, actor=actor, at=at, **data)
-    insert([entry])  # the INSERT save() writes, compiled once (every change writes one)
+    entry.save(force_insert=True)
     return entry
+
+
+def audit_many(entries: Sequence[AuditEntry]) -> list[AuditEntry]:
+    """Record several changes at once (entries made by `audit_entry`), in one INSERT, in the
+    order given (the order they happened); their primary keys are set."""
+    if not entries:
+        return []
+    return AuditEntry.objects.bulk_create(entries)
 
 
 def audit_entry(
     *, ticket: Ticket, code: str, actor: Actor = None, at: datetime | None = None, **data: Any
 ) -> AuditEntry:
-    """The entry `audit` would record, unsaved: for callers that write several in one INSERT
-    (`supporthub.prepared.insert`, in the order they happened)."""
+    """The entry `audit` would record, unsaved: for callers that record several at once
+    (`audit_many`)."""
     return AuditEntry(
         ticket=ticket, actor=actor_user(actor), code=code, data=data, at=at or timezone.now()
     )

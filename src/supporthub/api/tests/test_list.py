@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from supporthub.api.tests.conftest import Api
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.testing.world import World
-from supporthub.tickets import services
+from supporthub.tickets import opening, services
 from supporthub.tickets.models import Channel, Status, Ticket, TicketType
+from supporthub.tickets.opening import TicketRequest
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # a Wednesday
 
@@ -27,15 +28,17 @@ def _open(
     severity: int = 3,
     **kwargs: Any,
 ) -> Ticket:
-    return services.ticket_open(
-        organisation=organisation,
-        requester=requester,
-        subject=kwargs.pop("subject", f"Opened {at:%d %H:%M}"),
-        body="Details",
-        severity=severity,
-        channel=kwargs.pop("channel", Channel.HUB),
-        received_at=at,
-        **kwargs,
+    return opening.ticket_open(
+        request=TicketRequest(
+            organisation=organisation,
+            requester=requester,
+            subject=kwargs.pop("subject", f"Opened {at:%d %H:%M}"),
+            body="Details",
+            severity=severity,
+            channel=kwargs.pop("channel", Channel.HUB),
+            received_at=at,
+            **kwargs,
+        ),
     )
 
 

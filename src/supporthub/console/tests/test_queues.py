@@ -13,7 +13,7 @@ from django.urls import reverse
 from supporthub.console.tests.helpers import client_for, open_ticket, rows
 from supporthub.testing import factories as f
 from supporthub.testing.world import World, viewer_of
-from supporthub.tickets import services
+from supporthub.tickets import conversation, services
 from supporthub.tickets.models import MessageKind, Status, Ticket
 
 pytestmark = pytest.mark.usefixtures("frozen")
@@ -32,7 +32,7 @@ def tickets(world: World) -> dict[str, Ticket]:
         "initech": open_ticket(world.organisation, world.carol, severity=1),  # due 19:00
         "answered": open_ticket(globex, olga, severity=2, ago=timedelta(hours=5)),
     }
-    services.ticket_add_message(
+    conversation.ticket_add_message(
         ticket=made["answered"],
         kind=MessageKind.PUBLIC_REPLY,
         body="Looking.",

@@ -11,21 +11,24 @@ from django.test import Client
 
 from supporthub.sla.selectors import attainment
 from supporthub.testing.world import World, viewer_of
-from supporthub.tickets import services
+from supporthub.tickets import conversation, opening, services
 from supporthub.tickets.models import Channel, MessageKind, Ticket
+from supporthub.tickets.opening import TicketRequest
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
 
 
 def _ticket(world: World, *, days_ago: float, severity: int, other: bool = False) -> Ticket:
-    return services.ticket_open(
-        organisation=world.other_organisation if other else world.organisation,
-        requester=world.olga if other else world.carol,
-        subject="x",
-        body="",
-        severity=severity,
-        channel=Channel.HUB,
-        received_at=NOW - timedelta(days=days_ago),
+    return opening.ticket_open(
+        request=TicketRequest(
+            organisation=world.other_organisation if other else world.organisation,
+            requester=world.olga if other else world.carol,
+            subject="x",
+            body="",
+            severity=severity,
+            channel=Channel.HUB,
+            received_at=NOW - timedelta(days=days_ago),
+        ),
     )
 
 
@@ -38,7 +41,7 @@ def history(world: World) -> None:
         late = _ticket(world, days_ago=40, severity=2)  # February, 1 business day
         assert late.first_response_due_at is not None
         late_reply = late.first_response_due_at + timedelta(minutes=1)
-        services.ticket_add_message(
+        conversation.ticket_add_message(
             ticket=late,
             kind=MessageKind.PUBLIC_REPLY,
             body="sorry",

@@ -21,16 +21,17 @@ from django.utils import timezone
 
 from supporthub.access import Viewer
 from supporthub.customers.models import SupportContact
-from supporthub.customers.selectors import entitlement_on, entitlements_remembered, local_date
+from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.intake.voicemail.callbacks import RecordingCallback, TranscriptionCallback
 from supporthub.intake.voicemail.models import TranscriptionStatus, Voicemail, VoicemailState
 from supporthub.intake.voicemail.selectors import can_triage
 from supporthub.notify import services as notify
 from supporthub.notify.models import OutboxKind
 from supporthub.policies import schema
-from supporthub.tickets import services as tickets
+from supporthub.tickets import conversation, opening
 from supporthub.tickets.audit import audit
 from supporthub.tickets.models import Channel, MessageKind, Ticket
+from supporthub.tickets.opening import TicketRequest
 from supporthub.validators import normalise_phone
 
 # A RecordingStartTime further back than this from the callback's receipt is not believed
@@ -191,20 +192,19 @@ def _open_ticket(
     actor = viewer.user if viewer is not None else None
     organisation = contact.organisation
     received_at = row.recorded_at or row.received_at
-    # ticket_open reads the same entitlement: one query for both.
-    with entitlements_remembered():
-        entitlement = entitlement_on(
-            organisation=organisation, on=local_date(organisation, received_at)
+    entitlement = entitlement_on(
+        organisation=organisation, on=local_date(organisation, received_at)
+    )
+    if entitlement is None:
+        raise ValidationError(
+            f"{organisation.name} has no subscription in force on the voicemail's date."
         )
-        if entitlement is None:
-            raise ValidationError(
-                f"{organisation.name} has no subscription in force on the voicemail's date."
-            )
-        refusal = policy_refusal(entitlement.policy)
-        if refusal:
-            raise ValidationError(refusal, code="policy_refuses_voicemail")
-        caller = display_number(row.caller_number) or row.caller_raw or "withheld number"
-        ticket = tickets.ticket_open(
+    refusal = policy_refusal(entitlement.policy)
+    if refusal:
+        raise ValidationError(refusal, code="policy_refuses_voicemail")
+    caller = display_number(row.caller_number) or row.caller_raw or "withheld number"
+    ticket = opening.ticket_open(
+        request=TicketRequest(
             organisation=organisation,
             requester=contact,
             subject=f"Voicemail from {contact.name} ({caller})",
@@ -212,8 +212,10 @@ def _open_ticket(
             severity=voicemail_severity(entitlement.policy),
             channel=Channel.VOICEMAIL,
             received_at=received_at,
-            actor=actor,
-        )
+        ),
+        actor=actor,
+        entitlement=entitlement,  # read above for the same day: one query for both
+    )
     audit(
         ticket=ticket,
         code="voicemail.received",
@@ -228,7 +230,7 @@ def _open_ticket(
         clock_source=row.clock_source,
         matched_by="agent" if viewer is not None else "phone_number",
     )
-    tickets.ticket_add_message(
+    conversation.ticket_add_message(
         ticket=ticket,
         kind=MessageKind.INTERNAL_NOTE,
         body=_recording_note(row),
@@ -320,7 +322,7 @@ def _record_after_triage(row: Voicemail, *, status: str, at: datetime) -> None:
     added = False
     try:
         with transaction.atomic():
-            tickets.ticket_add_message(
+            conversation.ticket_add_message(
                 ticket=ticket,
                 kind=MessageKind.INTERNAL_NOTE,
                 body=(
@@ -402,7 +404,7 @@ def _transcript_to_ticket(row: Voicemail, ticket: Ticket, *, at: datetime) -> No
     if row.transcription_status == TranscriptionStatus.COMPLETED:
         try:
             with transaction.atomic():
-                tickets.ticket_add_message(
+                conversation.ticket_add_message(
                     ticket=ticket,
                     kind=MessageKind.PUBLIC_REPLY,
                     body="Transcript of the voicemail (automatic, may contain errors):\n\n"

@@ -8,8 +8,9 @@ from django.test import Client
 from supporthub.customers.models import Organisation, OrganisationMember, SupportContact
 from supporthub.customers.services import support_contact_retire
 from supporthub.testing import factories as f
-from supporthub.tickets import services
+from supporthub.tickets import opening
 from supporthub.tickets.models import Channel, Ticket
+from supporthub.tickets.opening import TicketRequest
 
 PASSWORD = "pw-for-tests"
 
@@ -27,13 +28,15 @@ def open_ticket(
     subject: str = "Cluster is red",
     severity: int = 2,
 ) -> Ticket:
-    return services.ticket_open(
-        organisation=organisation,
-        requester=requester,
-        subject=subject,
-        body="Since the upgrade.",
-        severity=severity,
-        channel=Channel.HUB,
+    return opening.ticket_open(
+        request=TicketRequest(
+            organisation=organisation,
+            requester=requester,
+            subject=subject,
+            body="Since the upgrade.",
+            severity=severity,
+            channel=Channel.HUB,
+        ),
     )
 
 

@@ -18,7 +18,7 @@ from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.sla import clocks
 from supporthub.sla.services import calendar_for
 from supporthub.testing.world import World
-from supporthub.tickets import services
+from supporthub.tickets import conversation, opening
 from supporthub.tickets.models import Attachment, AuditEntry, Channel, Ticket, TicketType
 
 from .helpers import client_for, member_of, retired_contact_of
@@ -188,7 +188,7 @@ def test_a_file_refused_by_the_service_rolls_back_the_ticket(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ticket and files are one transaction: the second file failing leaves no ticket."""
-    real = services.attachment_add
+    real = conversation.attachment_add
     calls: list[str] = []
 
     def second_fails(**kwargs: Any) -> Attachment:
@@ -197,7 +197,7 @@ def test_a_file_refused_by_the_service_rolls_back_the_ticket(
             raise ValidationError({"file": f"{kwargs['upload'].name} could not be stored."})
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "attachment_add", second_fails)
+    monkeypatch.setattr(conversation, "attachment_add", second_fails)
     files = [
         SimpleUploadedFile("one.txt", b"1", "text/plain"),
         SimpleUploadedFile("two.txt", b"2", "text/plain"),
@@ -230,7 +230,7 @@ def test_service_refusal_lands_on_the_form(world: World, monkeypatch: pytest.Mon
     def refuse(**kwargs: Any) -> Ticket:
         raise ValidationError({"severity": "Severity 1 cannot be opened through the Hub."})
 
-    monkeypatch.setattr(services, "ticket_open", refuse)
+    monkeypatch.setattr(opening, "ticket_open", refuse)
     response = client_for(world.carol.user).post("/hub/new/", _incident())
     assert response.status_code == 400
     assert "Severity 1 cannot be opened through the Hub." in response.content.decode()

@@ -7,8 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from supporthub.access import viewer_for
 from supporthub.testing.world import World
-from supporthub.tickets import services
+from supporthub.tickets import conversation, opening
 from supporthub.tickets.models import BodyFormat, Channel
+from supporthub.tickets.opening import TicketRequest
 from supporthub.tickets.rendering import attachment_response, render_body
 
 HOSTILE = (
@@ -33,14 +34,16 @@ def test_text_bodies_are_escaped_with_their_line_breaks() -> None:
 
 @pytest.mark.django_db
 def test_the_original_html_is_kept_as_received(world: World) -> None:
-    ticket = services.ticket_open(
-        organisation=world.organisation,
-        requester=world.carol,
-        subject="html",
-        body=HOSTILE,
-        body_format=BodyFormat.HTML,
-        severity=3,
-        channel=Channel.HUB,
+    ticket = opening.ticket_open(
+        request=TicketRequest(
+            organisation=world.organisation,
+            requester=world.carol,
+            subject="html",
+            body=HOSTILE,
+            body_format=BodyFormat.HTML,
+            severity=3,
+            channel=Channel.HUB,
+        ),
     )
     ticket.refresh_from_db()
     assert ticket.body == HOSTILE
@@ -48,17 +51,19 @@ def test_the_original_html_is_kept_as_received(world: World) -> None:
 
 @pytest.mark.django_db
 def test_an_html_attachment_is_served_as_a_download_not_a_page(world: World) -> None:
-    ticket = services.ticket_open(
-        organisation=world.organisation,
-        requester=world.carol,
-        subject="file",
-        body="",
-        severity=3,
-        channel=Channel.HUB,
+    ticket = opening.ticket_open(
+        request=TicketRequest(
+            organisation=world.organisation,
+            requester=world.carol,
+            subject="file",
+            body="",
+            severity=3,
+            channel=Channel.HUB,
+        ),
     )
     viewer = viewer_for(world.carol.user)  # type: ignore[arg-type]
     assert viewer is not None
-    attachment = services.attachment_add(
+    attachment = conversation.attachment_add(
         ticket=ticket,
         upload=SimpleUploadedFile("page.html", b"<script>alert(1)</script>", "text/html"),
         viewer=viewer,

@@ -10,14 +10,15 @@ import pytest
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection, transaction
+from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
 from supporthub.access import Viewer, viewer_for
 from supporthub.customers.models import OrganisationMember
 from supporthub.testing.world import World, viewer_of
-from supporthub.tickets import selectors, services
+from supporthub.tickets import conversation, opening, selectors, services
+from supporthub.tickets.locks import VersionConflict
 from supporthub.tickets.models import (
     Attachment,
     AuditEntry,
@@ -29,6 +30,7 @@ from supporthub.tickets.models import (
     Ticket,
     TicketType,
 )
+from supporthub.tickets.opening import TicketRequest
 
 
 def _viewer(world: World, name: str) -> Viewer:
@@ -36,15 +38,16 @@ def _viewer(world: World, name: str) -> Viewer:
     return viewer_of(people[name] if name in people else getattr(world, name))
 
 
-def _open(world: World, **kwargs: object) -> Ticket:
-    return services.ticket_open(
-        organisation=world.organisation,
-        requester=world.carol,
-        subject="Cluster is red",
-        body="Since the upgrade.",
-        severity=kwargs.pop("severity", 2),  # type: ignore[arg-type]
-        channel=Channel.HUB,
-        **kwargs,  # type: ignore[arg-type]
+def _open(world: World) -> Ticket:
+    return opening.ticket_open(
+        request=TicketRequest(
+            organisation=world.organisation,
+            requester=world.carol,
+            subject="Cluster is red",
+            body="Since the upgrade.",
+            severity=2,
+            channel=Channel.HUB,
+        )
     )
 
 
@@ -163,7 +166,7 @@ def test_stale_version_changes_nothing(world: World) -> None:
     ticket = _open(world)
     alice = _viewer(world, "alice")
     services.ticket_assign(ticket=ticket, assignee=world.alice, viewer=alice, expected_version=1)
-    with pytest.raises(services.VersionConflict) as error:
+    with pytest.raises(VersionConflict) as error:
         services.ticket_set_status(
             ticket=ticket, status=Status.SOLVED, viewer=alice, expected_version=1
         )
@@ -187,13 +190,15 @@ def test_escalation_goes_to_the_hot_items_once(world: World) -> None:
 @pytest.mark.django_db
 def test_visibility_by_role(world: World) -> None:
     mine = _open(world)
-    theirs = services.ticket_open(
-        organisation=world.other_organisation,
-        requester=world.olga,
-        subject="Other",
-        body="",
-        severity=3,
-        channel=Channel.HUB,
+    theirs = opening.ticket_open(
+        request=TicketRequest(
+            organisation=world.other_organisation,
+            requester=world.olga,
+            subject="Other",
+            body="",
+            severity=3,
+            channel=Channel.HUB,
+        ),
     )
     visible = {
         name: set(selectors.tickets_visible_to(_viewer(world, name)).values_list("pk", flat=True))
@@ -211,7 +216,9 @@ def test_attachment_over_the_limit_is_refused_naming_file_and_limit(world: World
     upload = SimpleUploadedFile("dump.bin", b"x" * 2048)
     with override_settings(ATTACHMENT_MAX_BYTES=1024):
         with pytest.raises(ValidationError) as error:
-            services.attachment_add(ticket=ticket, upload=upload, viewer=_viewer(world, "carol"))
+            conversation.attachment_add(
+                ticket=ticket, upload=upload, viewer=_viewer(world, "carol")
+            )
     assert "dump.bin" in error.value.message_dict["file"][0]
     assert not Attachment.objects.exists()
 
@@ -235,7 +242,7 @@ def test_attachment_on_an_internal_note_is_internal(world: World, settings: obje
 @pytest.mark.django_db
 def test_import_keeps_sla_history(world: World) -> None:
     opened = datetime(2025, 3, 3, 13, 0, tzinfo=UTC)  # Monday 08:00 New York; Base
-    ticket = services.ticket_import(
+    ticket = opening.ticket_import(
         organisation=world.organisation,
         requester=world.carol,
         subject="Old",
@@ -255,7 +262,7 @@ def test_import_keeps_sla_history(world: World) -> None:
     assert ticket.status == Status.SOLVED
     assert AuditEntry.objects.filter(ticket=ticket, code="ticket.imported").exists()
     with pytest.raises(PermissionDenied):
-        services.ticket_import(
+        opening.ticket_import(
             organisation=world.organisation,
             requester=None,
             subject="x",
@@ -280,7 +287,7 @@ def test_an_imported_open_ticket_sends_no_warning_that_fell_due_before_the_impor
     now = datetime.now(UTC)
 
     def imported(opened_at: datetime, external_id: str) -> Ticket:
-        return services.ticket_import(
+        return opening.ticket_import(
             organisation=world.organisation,
             requester=world.carol,
             subject="Still open",
@@ -316,14 +323,8 @@ def _columns(obj: Any) -> list[Any]:
 @pytest.mark.django_db
 def test_adding_a_message_locks_the_ticket_and_reads_what_get_reads(world: World) -> None:
     ticket = _open(world)
-    with transaction.atomic():
-        locked = services._LOCKED.first(ticket.pk)
-        expected = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        assert services._LOCKED.first(10**12) is None
-    assert locked is not None and _columns(locked) == _columns(expected)
-    assert locked._state.adding is False and locked._state.db == "default"
     with CaptureQueriesContext(connection) as captured:
-        services.ticket_add_message(
+        conversation.ticket_add_message(
             ticket=ticket, kind=MessageKind.PUBLIC_REPLY, body="Hello.", author_contact=world.carol
         )
     locks = [q["sql"] for q in captured.captured_queries if '"tickets_ticket"' in q["sql"]]
@@ -331,7 +332,7 @@ def test_adding_a_message_locks_the_ticket_and_reads_what_get_reads(world: World
     if connection.features.has_select_for_update:
         assert "FOR UPDATE" in locks[0]
     with pytest.raises(Ticket.DoesNotExist, match="Ticket matching query does not exist."):
-        services.ticket_add_message(
+        conversation.ticket_add_message(
             ticket=Ticket(pk=10**12), kind=MessageKind.PUBLIC_REPLY, body="Hello."
         )
 
@@ -340,7 +341,7 @@ def test_adding_a_message_locks_the_ticket_and_reads_what_get_reads(world: World
 def test_a_message_s_audit_entry_is_the_one_audit_would_have_written(world: World) -> None:
     ticket = _open(world)
     at = datetime(2025, 11, 24, 15, 0, tzinfo=UTC)
-    message = services.ticket_add_message(
+    message = conversation.ticket_add_message(
         ticket=ticket,
         kind=MessageKind.PUBLIC_REPLY,
         body="Still red.",

@@ -26,8 +26,10 @@ from supporthub.policies.models import Policy
 from supporthub.policies.services import PolicyLoadError, policy_load
 from supporthub.routing.models import Rotation, RotationMember
 from supporthub.staff.models import Role, StaffMember, StaffRole
+from supporthub.tickets import conversation, opening
 from supporthub.tickets import services as ticket_services
 from supporthub.tickets.models import Channel, MessageKind
+from supporthub.tickets.opening import TicketRequest
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 - published in README for the demo only
 EXAMPLES = Path(settings.SRC_DIR).parent.parent / "examples" / "policies"
@@ -243,17 +245,19 @@ class Command(BaseCommand):
         severities = [s.level for s in entitlement.policy.severities]
         for number, (hours_ago, severity_index, subject, answered_after) in enumerate(DEMO_TICKETS):
             severity = severities[min(severity_index, len(severities) - 1)]
-            ticket = ticket_services.ticket_open(
-                organisation=organisation,
-                requester=requester,
-                subject=subject,
-                body=f"Demo ticket {number + 1} of {organisation.name}.",
-                severity=severity,
-                channel=Channel.HUB,
-                received_at=now - timedelta(hours=hours_ago),
+            ticket = opening.ticket_open(
+                request=TicketRequest(
+                    organisation=organisation,
+                    requester=requester,
+                    subject=subject,
+                    body=f"Demo ticket {number + 1} of {organisation.name}.",
+                    severity=severity,
+                    channel=Channel.HUB,
+                    received_at=now - timedelta(hours=hours_ago),
+                ),
             )
             if answered_after is not None:
-                ticket_services.ticket_add_message(
+                conversation.ticket_add_message(
                     ticket=ticket,
                     kind=MessageKind.PUBLIC_REPLY,
                     body="Thanks, we are looking into it.",
