@@ -59,7 +59,6 @@ from supporthub.customers.selectors import (
     Entitlement,
     active_contacts_with_email,
     entitlement_on,
-    entitlements_remembered,
     local_date,
 )
 from supporthub.intake.email.filters import (
@@ -85,8 +84,8 @@ from supporthub.notify.replies import (
     mail_acknowledgement_enqueue,
     mail_attachments_left_out_enqueue,
 )
-from supporthub.tickets import services as tickets
-from supporthub.tickets.audit import audit, audit_entry
+from supporthub.tickets import conversation
+from supporthub.tickets.audit import audit, audit_entry, audit_many
 from supporthub.tickets.models import (
     AuditEntry,
     BodyFormat,
@@ -96,6 +95,7 @@ from supporthub.tickets.models import (
     Status,
     Ticket,
 )
+from supporthub.tickets.opening import TicketRequest, ticket_open
 
 DEFAULT_EMAIL_SEVERITY = 3
 _SEVERITY_ASKED = re.compile(
@@ -149,12 +149,11 @@ def mail_to_ticket(*, inbound: InboundMessage) -> MailOutcome:
         contact, follow_up_of = thread.contact, thread.ticket
     else:
         contact, follow_up_of = only_contact(contacts, sender), None
-    # The email severity and ticket_open read the same entitlement: one query, not two.
-    with entitlements_remembered():
-        entitlement, severity = _email_severity(contact.organisation, inbound.received_at)
-        opening = _Opening(contact, entitlement, severity, follow_up_of)
-        with transaction.atomic(savepoint=False):
-            return _open(inbound, mail, thread, opening)
+    # ticket_open is given the entitlement the email severity was read under: one query.
+    entitlement, severity = _email_severity(contact.organisation, inbound.received_at)
+    opening = _Opening(contact, entitlement, severity, follow_up_of)
+    with transaction.atomic(savepoint=False):
+        return _open(inbound, mail, thread, opening)
 
 
 # --- replies -----------------------------------------------------------------------------
@@ -173,7 +172,7 @@ def _add(
     inbound: InboundMessage, mail: ParsedMail, ticket: Ticket, contact: SupportContact
 ) -> MailOutcome:
     body, body_format = _reply_body(mail)
-    message = tickets.ticket_add_message(
+    message = conversation.ticket_add_message(
         ticket=ticket,
         kind=MessageKind.PUBLIC_REPLY,
         body=body,
@@ -181,9 +180,7 @@ def _add(
         at=inbound.received_at,
         body_format=body_format,
     )
-    AuditEntry.objects.bulk_create(
-        [_received_entry(ticket, inbound, mail, contact, message=message)]
-    )
+    audit_many([_received_entry(ticket, inbound, mail, contact, message=message)])
     left_out = _attach(inbound, ticket, contact, mail.files, message=message)
     reason = f"Added to {ticket.reference} as a reply from {contact.email}."
     if left_out:
@@ -194,7 +191,7 @@ def _add(
             contact=contact,
             day=inbound.received_at.astimezone(UTC).date().isoformat(),
             left_out=left_out,
-            limit=tickets.megabytes(settings.ATTACHMENT_MAX_BYTES),
+            limit=conversation.megabytes(settings.ATTACHMENT_MAX_BYTES),
             per_message=settings.ATTACHMENTS_PER_MESSAGE,
         )
         if told:
@@ -251,17 +248,20 @@ def _open(
     else:
         body, body_format = mail.html, BodyFormat.HTML if mail.html.strip() else BodyFormat.TEXT
     try:
-        ticket = tickets.ticket_open(
-            organisation=organisation,
-            requester=contact,
-            subject=_subject(mail),
-            body=body,
-            severity=opening.severity,
-            channel=Channel.EMAIL,
-            received_at=inbound.received_at,
+        ticket = ticket_open(
+            request=TicketRequest(
+                organisation=organisation,
+                requester=contact,
+                subject=_subject(mail),
+                body=body,
+                body_format=body_format,
+                severity=opening.severity,
+                channel=Channel.EMAIL,
+                received_at=inbound.received_at,
+            ),
             actor=contact.user,
-            body_format=body_format,
-            acknowledge=False,
+            entitlement=opening.entitlement,
+            acknowledge=False,  # the acknowledgement below, threaded under their mail
         )
     except ValidationError as exc:
         raise MailUnprocessable(
@@ -304,7 +304,7 @@ def _open(
             )
         )
     if mail.files:
-        AuditEntry.objects.bulk_create(entries)
+        audit_many(entries)
         entries = []
     left_out = _attach(inbound, ticket, contact, mail.files, message=None)
     # The ticket's one acknowledgement: reference, due time, and where Severity 1/2 go.
@@ -315,7 +315,7 @@ def _open(
         asked=asked,
         follow_up_of=follow_up_of,
         left_out=left_out,
-        limit=tickets.megabytes(settings.ATTACHMENT_MAX_BYTES),
+        limit=conversation.megabytes(settings.ATTACHMENT_MAX_BYTES),
         not_added_to=named,
     )
     entries.append(
@@ -327,7 +327,7 @@ def _open(
             severity=ticket.severity,
         )
     )
-    AuditEntry.objects.bulk_create(entries)
+    audit_many(entries)
     reason = f"Opened {ticket.reference} for {contact.email} at Severity {ticket.severity}."
     if follow_up_of is not None:
         reason += f" It follows up {follow_up_of.reference}, which is closed."
@@ -382,16 +382,18 @@ def _attach(
     kept = 0
     for file in files:
         if file.size > limit:
-            size, most = tickets.megabytes(file.size), tickets.megabytes(limit)
+            size, most = conversation.megabytes(file.size), conversation.megabytes(limit)
             left_out.append(f"{file.filename} ({size}; the limit is {most})")
         elif kept >= per_message:
             left_out.append(f"{file.filename} (more than {per_message} files in one message)")
         else:
             upload = SimpleUploadedFile(file.filename, file.content, file.content_type)
-            tickets.attachment_add(ticket=ticket, upload=upload, viewer=viewer, message=message)
+            conversation.attachment_add(
+                ticket=ticket, upload=upload, viewer=viewer, message=message
+            )
             kept += 1
     if left_out:
-        tickets.ticket_add_message(
+        conversation.ticket_add_message(
             ticket=ticket,
             kind=MessageKind.INTERNAL_NOTE,
             body=(
