@@ -122,10 +122,11 @@ class _Opening:
 def mail_to_ticket(*, inbound: InboundMessage) -> MailOutcome:
     """Turn a stored message into a ticket, a reply, or nothing (see the module docstring).
 
-    Everything that refuses the mail (MailUnprocessable) is decided before the first write.
-    The writes are one transaction; inside a caller's (the inbox's, which records the outcome
-    in it) they take no savepoint: whatever raises then leaves that transaction to be rolled
-    back whole, as the inbox does, so nothing of the message stays.
+    What refuses the mail (MailUnprocessable) is decided before the first write, ticket_open's
+    own refusals included. The writes are one transaction; inside a caller's (the inbox's,
+    which records the outcome in it) they take no savepoint: whatever raises in them leaves
+    that transaction to be rolled back whole, as the inbox does, so nothing of the message
+    stays.
     """
     mail = parse(bytes(inbound.raw))
     ignored = machine_mail(inbound, mail)
