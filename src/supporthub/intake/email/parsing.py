@@ -27,6 +27,9 @@ _STRUCTURAL_DEFECTS = (
 )
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.?[^@\s<>\"]*$")
+_REPLY_PREFIX = re.compile(
+    r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|vs|tr|rv|antw|r)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
+)
 # Used when a part names a charset Python does not know (or none, on 8-bit text that is not
 # UTF-8): every byte decodes, so nothing is lost and nothing raises.
 FALLBACK_CHARSET = "windows-1252"
@@ -252,6 +255,11 @@ def authentication_results(raw: str) -> AuthHeader | None:
                 properties[key.lower()] = value.strip('"').lower()
         results.append(AuthResult(method.split("/")[0].lower(), result.lower(), properties))
     return AuthHeader(authserv_id, tuple(results))
+
+
+def without_reply_prefixes(subject: str) -> str:
+    """The subject without the Re:, Fwd:, AW:, SV: ... a reply or forward put before it."""
+    return _REPLY_PREFIX.sub("", subject)
 
 
 def message_ids(value: str) -> tuple[str, ...]:

@@ -17,12 +17,8 @@ from supporthub.customers.services import support_contact_retire
 from supporthub.intake.email.models import InboundMessage, Source
 from supporthub.intake.email.outcome import Disposition, MailOutcome, MailUnprocessable
 from supporthub.intake.email.tests.mailtools import eml, store
-from supporthub.intake.email.ticketing import (
-    _ticketed,
-    _tickets_by_id,
-    is_participant,
-    mail_to_ticket,
-)
+from supporthub.intake.email.threads import is_participant, ticketed, tickets_by_id
+from supporthub.intake.email.ticketing import mail_to_ticket
 from supporthub.notify.models import OutboxKind, OutboxMessage
 from supporthub.notify.tokens import reply_address
 from supporthub.testing import factories as f
@@ -770,7 +766,7 @@ def test_threading_reads_the_tickets_in_bulk_would(world: World) -> None:
     first = _opened(world, message_id="<first@mail.example>")
     second = _opened(world, message_id="<second@mail.example>")
     ids = [second.pk, first.pk, 10**12]  # one that does not exist
-    found = _tickets_by_id(len(ids))(*ids)
+    found = list(tickets_by_id(ids).values())
     expected = Ticket.objects.select_related("organisation", "requester", "policy_version").in_bulk(
         ids
     )
@@ -785,7 +781,7 @@ def test_threading_reads_the_tickets_in_bulk_would(world: World) -> None:
             assert _columns(getattr(ticket, related)) == _columns(
                 getattr(expected[ticket.pk], related)
             )
-    assert _tickets_by_id(1)(10**12) == []
+    assert list(tickets_by_id([10**12]).values()) == []
 
 
 @pytest.mark.django_db
@@ -815,7 +811,7 @@ def test_threading_finds_earlier_mail_s_tickets_as_the_values_list_did(world: Wo
         .order_by("received_at")
         .values_list("message_id", "ticket_id")
     )
-    found = {row.message_id: row.ticket_id for row in _ticketed(len(asked))(processing.pk, *asked)}
+    found = ticketed(processing.pk, asked)
     assert found == expected
     assert found["<copy@mail.example>"] == two.pk
     assert "<self@mail.example>" not in found
