@@ -1,4 +1,5 @@
-"""Writes about organisations: lifecycle, subscriptions, the Support Contact cap."""
+"""Writes about organisations: their details, lifecycle, subscriptions, the Support Contact
+cap."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from supporthub.customers.models import (
     SupportContact,
 )
 from supporthub.policies.selectors import policy_version_in_force
+from supporthub.sla.retiming import RetimeResult, retime_open_tickets
 from supporthub.staff.models import Role, StaffMember
 from supporthub.validators import normalise_phone
 
@@ -109,6 +111,12 @@ def support_contact_update(*, contact: SupportContact, name: str, email: str, ph
 def subscription_validate(*, subscription: Subscription) -> None:
     """Check a subscription against its policy and the organisation's active contacts."""
     subscription.full_clean()
+    subscription_check_policy(subscription=subscription)
+
+
+def subscription_check_policy(*, subscription: Subscription) -> None:
+    """The rules beyond the model's own validation: a level the policy in force at the term's
+    start knows, and no more active Support Contacts than that level includes."""
     organisation = subscription.organisation
     version = policy_version_in_force(
         policy_key=subscription.policy.key, on=subscription.term_start
@@ -144,6 +152,33 @@ def subscription_save(*, subscription: Subscription) -> Subscription:
         subscription_validate(subscription=subscription)
         subscription.save()
         return subscription
+
+
+CALENDAR_FIELDS = ("time_zone", "holiday_country", "holiday_subdivision")
+
+
+def organisation_save(*, organisation: Organisation) -> RetimeResult:
+    """Save an organisation; if its calendar changed (zone, holidays), re-time its open tickets."""
+    with transaction.atomic():
+        organisation.full_clean()
+        before = (
+            Organisation.objects.filter(pk=organisation.pk).values(*CALENDAR_FIELDS).first()
+            if organisation.pk
+            else None
+        )
+        organisation.save()
+        if before is None:
+            return RetimeResult(examined=0, retimed=0)
+        changed = [f for f in CALENDAR_FIELDS if before[f] != getattr(organisation, f)]
+        if not changed:
+            return RetimeResult(examined=0, retimed=0)
+        described = ", ".join(
+            f"{field} {before[field] or '(none)'} -> {getattr(organisation, field) or '(none)'}"
+            for field in changed
+        )
+        return retime_open_tickets(
+            organisation_ids=[organisation.pk], reason=f"organisation calendar: {described}"
+        )
 
 
 def organisation_move_to_customer_success(
