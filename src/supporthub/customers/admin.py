@@ -198,11 +198,20 @@ class SupportContactForm(forms.ModelForm[SupportContact]):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         organisation = data.get("organisation")
-        if self.instance.pk is None and organisation is not None:
+        if organisation is None:
+            return data
+        if self.instance.pk is None:
             try:
                 services.check_room_for_one_more(organisation)
             except ValidationError as exc:
                 raise ValidationError(exc.messages) from None
+        elif self.instance.is_active and organisation.pk != self.instance.organisation_id:
+            # Moved: an active contact takes one of the new organisation's Support Contacts.
+            # (The service checks again under the row lock.)
+            try:
+                services.check_room_for_one_more(organisation)
+            except ValidationError as exc:
+                self.add_error("organisation", exc.messages)
         return data
 
 
@@ -222,9 +231,16 @@ class SupportContactAdmin(CapAwareAdmin):
     def save_model(
         self, request: HttpRequest, obj: SupportContact, form: Any, change: bool
     ) -> None:
+        # Every field the form edits reaches the service (SupportContactForm.Meta.fields).
         if change:
             services.support_contact_update(
-                contact=obj, name=obj.name, email=obj.email, phone=obj.phone
+                contact=obj,
+                organisation=obj.organisation,
+                name=obj.name,
+                email=obj.email,
+                phone=obj.phone,
+                time_zone=obj.time_zone,
+                user=obj.user,
             )
             return
         created = services.support_contact_add(
@@ -233,6 +249,7 @@ class SupportContactAdmin(CapAwareAdmin):
             email=obj.email,
             phone=obj.phone,
             user=obj.user,
+            time_zone=obj.time_zone,
         )
         obj.pk = created.pk
 

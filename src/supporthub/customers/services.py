@@ -4,6 +4,7 @@ cap."""
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -98,14 +99,42 @@ def support_contact_reactivate(*, contact: SupportContact) -> SupportContact:
         return contact
 
 
-def support_contact_update(*, contact: SupportContact, name: str, email: str, phone: str) -> None:
-    """Change a contact's details (not its status: that goes through retire/reactivate)."""
+class _Unchanged(Enum):
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = _Unchanged.UNCHANGED  # a detail `support_contact_update` leaves as it is
+
+
+def support_contact_update(
+    *,
+    contact: SupportContact,
+    name: str,
+    email: str,
+    phone: str,
+    time_zone: str | _Unchanged = UNCHANGED,
+    organisation: Organisation | _Unchanged = UNCHANGED,
+    user: User | None | _Unchanged = UNCHANGED,
+) -> SupportContact:
+    """Change a contact's details, organisation and login (not its status: that goes through
+    retire/reactivate). An active contact moved into an organisation takes one of that
+    organisation's Support Contacts, within its cap; a refusal changes nothing."""
     with transaction.atomic():
+        stored = SupportContact.objects.select_for_update().get(pk=contact.pk)
+        target = stored.organisation if organisation is UNCHANGED else organisation
+        if target.pk != stored.organisation_id:
+            target = _lock(target)
+            if stored.is_active:
+                check_room_for_one_more(target)
+        contact.organisation = target
         contact.name = name.strip()
         contact.email = email.strip().lower()
         contact.phone = normalise_phone(phone) if phone else ""
+        contact.time_zone = stored.time_zone if time_zone is UNCHANGED else time_zone
+        contact.user = stored.user if user is UNCHANGED else user
         contact.full_clean()
-        contact.save(update_fields=["name", "email", "phone"])
+        contact.save(update_fields=["organisation", "name", "email", "phone", "time_zone", "user"])
+        return contact
 
 
 def subscription_validate(*, subscription: Subscription) -> None:
