@@ -143,8 +143,8 @@ class SubscriptionForm(forms.ModelForm[Subscription]):
             return data
         # The subscription as it would be saved, the form's own instance left untouched.
         candidate = copy.copy(self.instance)
-        for field in self.Meta.fields:
-            setattr(candidate, field, data[field])
+        for field, value in data.items():
+            setattr(candidate, field, value)
         try:
             candidate.full_clean()
         except ValidationError:
