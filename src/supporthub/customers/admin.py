@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django import forms
@@ -88,10 +89,8 @@ class OrganisationAdmin(admin.ModelAdmin[Organisation]):
     def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
         if not change and obj.project_manager_id:
             obj.primary_staff_contact = obj.project_manager
-        # The clock layer saves it: a new zone or holiday place re-times the open tickets.
-        from supporthub.sla.services import organisation_save
-
-        result = organisation_save(organisation=obj)
+        # A new zone or holiday place re-times the open tickets.
+        result = services.organisation_save(organisation=obj)
         if result.retimed:
             self.message_user(
                 request,
@@ -138,14 +137,23 @@ class SubscriptionForm(forms.ModelForm[Subscription]):
             "deployment",
         ]
 
-    def _post_clean(self) -> None:
-        super()._post_clean()  # type: ignore[misc]
-        if self.errors or not self.instance.organisation_id or not self.instance.policy_id:
-            return
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.errors:
+            return data
+        # The subscription as it would be saved, the form's own instance left untouched.
+        candidate = copy.copy(self.instance)
+        for field, value in data.items():
+            setattr(candidate, field, value)
         try:
-            services.subscription_validate(subscription=self.instance)
+            candidate.full_clean()
+        except ValidationError:
+            return data  # the model's own errors: the form's model validation reports them
+        try:
+            services.subscription_check_policy(subscription=candidate)
         except ValidationError as exc:
             self.add_error(None, exc)
+        return data
 
 
 class CapAwareAdmin(admin.ModelAdmin[Any]):
@@ -190,11 +198,20 @@ class SupportContactForm(forms.ModelForm[SupportContact]):
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         organisation = data.get("organisation")
-        if self.instance.pk is None and organisation is not None:
+        if organisation is None:
+            return data
+        if self.instance.pk is None:
             try:
                 services.check_room_for_one_more(organisation)
             except ValidationError as exc:
                 raise ValidationError(exc.messages) from None
+        elif self.instance.is_active and organisation.pk != self.instance.organisation_id:
+            # Moved: an active contact takes one of the new organisation's Support Contacts.
+            # (The service checks again under the row lock.)
+            try:
+                services.check_room_for_one_more(organisation)
+            except ValidationError as exc:
+                self.add_error("organisation", exc.messages)
         return data
 
 
@@ -214,9 +231,16 @@ class SupportContactAdmin(CapAwareAdmin):
     def save_model(
         self, request: HttpRequest, obj: SupportContact, form: Any, change: bool
     ) -> None:
+        # Every field the form edits reaches the service (SupportContactForm.Meta.fields).
         if change:
             services.support_contact_update(
-                contact=obj, name=obj.name, email=obj.email, phone=obj.phone
+                contact=obj,
+                organisation=obj.organisation,
+                name=obj.name,
+                email=obj.email,
+                phone=obj.phone,
+                time_zone=obj.time_zone,
+                user=obj.user,
             )
             return
         created = services.support_contact_add(
@@ -225,6 +249,7 @@ class SupportContactAdmin(CapAwareAdmin):
             email=obj.email,
             phone=obj.phone,
             user=obj.user,
+            time_zone=obj.time_zone,
         )
         obj.pk = created.pk
 

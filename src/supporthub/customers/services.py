@@ -1,8 +1,10 @@
-"""Writes about organisations: lifecycle, subscriptions, the Support Contact cap."""
+"""Writes about organisations: their details, lifecycle, subscriptions, the Support Contact
+cap."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -19,6 +21,7 @@ from supporthub.customers.models import (
     SupportContact,
 )
 from supporthub.policies.selectors import policy_version_in_force
+from supporthub.sla.retiming import RetimeResult, retime_open_tickets
 from supporthub.staff.models import Role, StaffMember
 from supporthub.validators import normalise_phone
 
@@ -96,19 +99,53 @@ def support_contact_reactivate(*, contact: SupportContact) -> SupportContact:
         return contact
 
 
-def support_contact_update(*, contact: SupportContact, name: str, email: str, phone: str) -> None:
-    """Change a contact's details (not its status: that goes through retire/reactivate)."""
+class _Unchanged(Enum):
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = _Unchanged.UNCHANGED  # a detail `support_contact_update` leaves as it is
+
+
+def support_contact_update(
+    *,
+    contact: SupportContact,
+    name: str,
+    email: str,
+    phone: str,
+    time_zone: str | _Unchanged = UNCHANGED,
+    organisation: Organisation | _Unchanged = UNCHANGED,
+    user: User | None | _Unchanged = UNCHANGED,
+) -> SupportContact:
+    """Change a contact's details, organisation and login (not its status: that goes through
+    retire/reactivate). An active contact moved into an organisation takes one of that
+    organisation's Support Contacts, within its cap; a refusal changes nothing."""
     with transaction.atomic():
+        stored = SupportContact.objects.select_for_update().get(pk=contact.pk)
+        target = stored.organisation if organisation is UNCHANGED else organisation
+        if target.pk != stored.organisation_id:
+            target = _lock(target)
+            if stored.is_active:
+                check_room_for_one_more(target)
+        contact.organisation = target
         contact.name = name.strip()
         contact.email = email.strip().lower()
         contact.phone = normalise_phone(phone) if phone else ""
+        contact.time_zone = stored.time_zone if time_zone is UNCHANGED else time_zone
+        contact.user = stored.user if user is UNCHANGED else user
         contact.full_clean()
-        contact.save(update_fields=["name", "email", "phone"])
+        contact.save(update_fields=["organisation", "name", "email", "phone", "time_zone", "user"])
+        return contact
 
 
 def subscription_validate(*, subscription: Subscription) -> None:
     """Check a subscription against its policy and the organisation's active contacts."""
     subscription.full_clean()
+    subscription_check_policy(subscription=subscription)
+
+
+def subscription_check_policy(*, subscription: Subscription) -> None:
+    """The rules beyond the model's own validation: a level the policy in force at the term's
+    start knows, and no more active Support Contacts than that level includes."""
     organisation = subscription.organisation
     version = policy_version_in_force(
         policy_key=subscription.policy.key, on=subscription.term_start
@@ -144,6 +181,33 @@ def subscription_save(*, subscription: Subscription) -> Subscription:
         subscription_validate(subscription=subscription)
         subscription.save()
         return subscription
+
+
+CALENDAR_FIELDS = ("time_zone", "holiday_country", "holiday_subdivision")
+
+
+def organisation_save(*, organisation: Organisation) -> RetimeResult:
+    """Save an organisation; if its calendar changed (zone, holidays), re-time its open tickets."""
+    with transaction.atomic():
+        organisation.full_clean()
+        before = (
+            Organisation.objects.filter(pk=organisation.pk).values(*CALENDAR_FIELDS).first()
+            if organisation.pk
+            else None
+        )
+        organisation.save()
+        if before is None:
+            return RetimeResult(examined=0, retimed=0)
+        changed = [f for f in CALENDAR_FIELDS if before[f] != getattr(organisation, f)]
+        if not changed:
+            return RetimeResult(examined=0, retimed=0)
+        described = ", ".join(
+            f"{field} {before[field] or '(none)'} -> {getattr(organisation, field) or '(none)'}"
+            for field in changed
+        )
+        return retime_open_tickets(
+            organisation_ids=[organisation.pk], reason=f"organisation calendar: {described}"
+        )
 
 
 def organisation_move_to_customer_success(

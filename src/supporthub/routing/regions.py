@@ -7,14 +7,14 @@ from datetime import datetime
 
 from supporthub.policies import schema
 from supporthub.sla import clocks
-from supporthub.sla.services import closures_cached
+from supporthub.sla.calendars import closures_cached
 
 
 def region_calendar(
     region: schema.Region, *, calendar_stamp: str | None = None
 ) -> clocks.CalendarKey:
     """A region's own hours, zone, national holidays and its country's company closures
-    (`calendar_stamp`: see closures_cached)."""
+    (`calendar_stamp`: see sla.calendars.closures_cached)."""
     closed = closures_cached(
         organisation=None, holiday_country=region.holiday_country, stamp=calendar_stamp
     )

@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from supporthub.sla import services
+from supporthub.sla import closures
 from supporthub.sla.models import Closure
 
 
@@ -20,13 +20,13 @@ class ClosureAdmin(admin.ModelAdmin[Closure]):
     date_hierarchy = "date"
 
     def save_model(self, request: HttpRequest, obj: Closure, form: Any, change: bool) -> None:
-        result = services.closure_save(closure=obj)
+        result = closures.closure_save(closure=obj)
         self.message_user(request, f"{result.retimed} open ticket(s) re-timed.", messages.INFO)
 
     def delete_model(self, request: HttpRequest, obj: Closure) -> None:
-        result = services.closure_delete(closure=obj)
+        result = closures.closure_delete(closure=obj)
         self.message_user(request, f"{result.retimed} open ticket(s) re-timed.", messages.INFO)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
-        retimed = sum(services.closure_delete(closure=c).retimed for c in queryset)
+        retimed = sum(closures.closure_delete(closure=c).retimed for c in queryset)
         self.message_user(request, f"{retimed} open ticket(s) re-timed.", messages.INFO)

@@ -1,4 +1,5 @@
-"""From a policy's hours and a place to a business calendar, and from a target to a due instant.
+"""From a policy's hours and a place to a business calendar, and from a target to a due instant
+and the breach-warning instants before it.
 
 Calendars are cached by what decides them (hours, zone, holiday place, closures), so every
 ticket of the same organisation and level shares one calendar and its built intervals.
@@ -7,14 +8,26 @@ ticket of the same organisation and level shares one calendar and its built inte
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
+from django.conf import settings
 
 from supporthub.businesstime import Calendar, HolidayPlace, from_epoch_us, to_epoch_us
 from supporthub.businesstime.timeline import Int64Array
 from supporthub.policies import schema
+
+if TYPE_CHECKING:
+    from supporthub.tickets.models import Ticket
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC ending in Z, the one form the product writes instants in."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -86,3 +99,32 @@ def point_at(key: CalendarKey, target: schema.Target, start: datetime, percent: 
     instant = to_epoch_us(start, "start")
     (epoch,) = point_epochs(key, target, np.array([instant], dtype=np.int64), percent).tolist()
     return from_epoch_us(int(epoch))
+
+
+def warning_points() -> tuple[int, ...]:
+    """The configured breach-warning points, percentages of the target; 100 is the breach."""
+    return tuple(settings.SLA_WARNING_POINTS)
+
+
+def warning_instants(
+    *, ticket: Ticket, calendar: CalendarKey, target: schema.Target
+) -> dict[int, datetime]:
+    """Each warning point not yet notified on this clock, and the instant it falls due."""
+    due = ticket.first_response_due_at
+    instants: dict[int, datetime] = {}
+    for point in warning_points():
+        if point <= ticket.sla_warned_point:
+            continue
+        if point == 100 and due is not None:
+            instants[point] = due  # the stored due instant is the truth for the breach
+        else:
+            instants[point] = point_at(calendar, target, ticket.received_at, point)
+    return instants
+
+
+def next_warning_at(
+    *, ticket: Ticket, calendar: CalendarKey, target: schema.Target
+) -> datetime | None:
+    """The instant of the next warning to fire on this clock; None when all have fired."""
+    instants = warning_instants(ticket=ticket, calendar=calendar, target=target)
+    return instants[min(instants)] if instants else None

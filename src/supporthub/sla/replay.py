@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 
 from supporthub.policies import schema
 from supporthub.sla import clocks
-from supporthub.sla.services import iso
+from supporthub.sla.clocks import iso
 from supporthub.validators import holiday_countries, validate_time_zone
 
 

@@ -40,6 +40,14 @@ def warnings_due(*, now: datetime) -> QuerySet[Ticket]:
     ).order_by("sla_next_warning_at")
 
 
+def first_response_state(ticket: Ticket, *, now: datetime | None = None) -> str:
+    """pending, met, breached or no_target as of now (a running clock past due is breached)."""
+    if ticket.first_response_at is not None or ticket.first_response_due_at is None:
+        return ticket.first_response_status
+    now = now or timezone.now()
+    return FirstResponseStatus.BREACHED if now > ticket.first_response_due_at else "pending"
+
+
 # -- SLA attainment (SPEC section 7: by organisation, level, severity and month) --------------
 
 ATTAINMENT_DIMENSIONS = {

@@ -25,8 +25,9 @@ from django.utils import timezone
 
 from supporthub.notify.models import OutboxKind
 from supporthub.notify.services import console_ticket_url, outbox_enqueue
+from supporthub.sla.calendars import calendar_for
+from supporthub.sla.clocks import iso, warning_instants
 from supporthub.sla.selectors import warnings_due
-from supporthub.sla.services import calendar_for, iso, warning_instants
 from supporthub.staff.models import StaffMember
 from supporthub.tickets.audit import audit
 from supporthub.tickets.models import Ticket

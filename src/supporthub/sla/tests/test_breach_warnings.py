@@ -14,8 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 
 from supporthub.notify.models import OutboxKind, OutboxMessage
-from supporthub.sla import services as sla
-from supporthub.sla import warnings
+from supporthub.sla import closures, retiming, warnings
 from supporthub.sla.models import Closure
 from supporthub.sla.selectors import warnings_due
 from supporthub.sla.warnings import breach_scan, warning_recipients
@@ -192,7 +191,7 @@ def test_no_target_no_warning(world: World) -> None:
 def test_a_closure_moves_the_warning_with_the_due_instant(world: World) -> None:
     ticket = _open(world)
     with time_machine.travel(FRIDAY_1600 + timedelta(minutes=5), tick=False):
-        sla.closure_save(
+        closures.closure_save(
             closure=Closure(
                 date=date(2025, 3, 3), name="Office move", organisation=world.organisation
             )
@@ -249,7 +248,7 @@ def test_a_closure_added_after_a_warning_schedules_the_new_points(world: World) 
     ticket = _open(world)
     breach_scan(now=MONDAY_0900)  # the 75% warning of the Monday 10:00 due instant
     with time_machine.travel(MONDAY_0900 + timedelta(minutes=10), tick=False):
-        sla.closure_save(
+        closures.closure_save(
             closure=Closure(
                 date=date(2025, 3, 3), name="Office move", organisation=world.organisation
             )
@@ -267,7 +266,7 @@ def test_a_closure_added_after_a_warning_schedules_the_new_points(world: World) 
 def test_retime_fills_in_clocks_started_before_warnings_existed(world: World) -> None:
     ticket = _open(world)
     Ticket.objects.filter(pk=ticket.pk).update(sla_next_warning_at=None)
-    result = sla.retime_open_tickets(reason="upgrade")
+    result = retiming.retime_open_tickets(reason="upgrade")
     assert result.retimed == 0  # no due instant moved ...
     ticket.refresh_from_db()
     assert ticket.sla_next_warning_at == MONDAY_0900  # ... but the schedule is back

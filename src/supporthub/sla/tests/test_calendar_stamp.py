@@ -14,7 +14,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from supporthub.customers.models import Organisation
-from supporthub.sla import services as sla
+from supporthub.sla import calendars
 from supporthub.sla.models import CalendarStamp, Closure
 from supporthub.testing import factories as f
 from supporthub.tickets import services
@@ -28,9 +28,9 @@ TUESDAY = datetime(2025, 3, 4, 8, 0, tzinfo=NY)  # due 18:00 the same day at Gol
 def _empty_cache(db: None) -> Iterator[None]:
     # A transactional test run before this one in the process flushed the row migrate wrote.
     CalendarStamp.objects.get_or_create(pk=1, defaults={"token": uuid.uuid4().hex})
-    sla._closures.clear()
+    calendars._closures.clear()
     yield
-    sla._closures.clear()
+    calendars._closures.clear()
 
 
 def _org() -> Organisation:

@@ -11,9 +11,12 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
+from supporthub.customers import services as customers
 from supporthub.customers.models import Organisation
-from supporthub.sla import services as sla
+from supporthub.policies import services as policies
+from supporthub.sla import closures
 from supporthub.sla.models import Closure
+from supporthub.sla.selectors import first_response_state
 from supporthub.testing import factories as f
 from supporthub.testing.world import World
 from supporthub.tickets import services
@@ -172,9 +175,9 @@ def test_first_public_staff_reply_after_due_is_breached(world: World) -> None:
 def test_a_running_clock_past_due_reads_as_breached(world: World) -> None:
     ticket = _open(world.organisation, 1, datetime(2025, 3, 3, 9, 0, tzinfo=NY))
     with time_machine.travel(datetime(2025, 3, 3, 12, 0, tzinfo=NY)):
-        assert sla.first_response_state(ticket) == "pending"
+        assert first_response_state(ticket) == "pending"
     with time_machine.travel(datetime(2025, 3, 3, 13, 1, tzinfo=NY)):
-        assert sla.first_response_state(ticket) == "breached"
+        assert first_response_state(ticket) == "breached"
 
 
 @pytest.mark.django_db
@@ -224,7 +227,7 @@ def test_adding_a_closure_retimes_the_open_tickets_of_that_holiday_country() -> 
     untouched = _open(gb_org, 2, received)
     assert _local(affected) == datetime(2025, 3, 7, 17, 0)
 
-    result = sla.closure_save(
+    result = closures.closure_save(
         closure=Closure(date=date(2025, 3, 7), name="Company day", holiday_country="US")
     )
 
@@ -237,7 +240,7 @@ def test_adding_a_closure_retimes_the_open_tickets_of_that_holiday_country() -> 
     assert entry.data["previous_due_at"] == "2025-03-07T22:00:00Z"
     assert entry.data["due_at"] == "2025-03-10T21:00:00Z"
 
-    sla.closure_delete(closure=Closure.objects.get())
+    closures.closure_delete(closure=Closure.objects.get())
     affected.refresh_from_db()
     assert _local(affected) == datetime(2025, 3, 7, 17, 0)
 
@@ -249,7 +252,7 @@ def test_answered_tickets_are_never_retimed(world: World) -> None:
         ticket=ticket, kind=MessageKind.PUBLIC_REPLY, body="Hi", author_staff=world.alice
     )
     before = Ticket.objects.get(pk=ticket.pk).first_response_due_at
-    result = sla.closure_save(
+    result = closures.closure_save(
         closure=Closure(date=date(2025, 3, 7), name="Company day", holiday_country="US")
     )
     assert result.retimed == 0
@@ -280,7 +283,7 @@ def test_changing_the_organisation_zone_retimes_its_open_tickets() -> None:
     ticket = _open(organisation, 3, datetime(2025, 3, 3, 8, tzinfo=NY))
     assert ticket.first_response_due_at == datetime(2025, 3, 4, 18, tzinfo=NY)
     organisation.time_zone = "Europe/Paris"
-    result = sla.organisation_save(organisation=organisation)
+    result = customers.organisation_save(organisation=organisation)
     assert result.retimed == 1
     ticket.refresh_from_db()
     # Monday 14:00 Paris: 4 hours left Monday, 10 Tuesday, 6 Wednesday.
@@ -295,7 +298,7 @@ def test_saving_an_organisation_without_calendar_changes_retimes_nothing() -> No
     organisation = _org("gold")
     _open(organisation, 3, datetime(2025, 3, 3, 8, tzinfo=NY))
     organisation.name = "Renamed"
-    assert sla.organisation_save(organisation=organisation).retimed == 0
+    assert customers.organisation_save(organisation=organisation).retimed == 0
     assert not AuditEntry.objects.filter(code="sla.first_response_retimed").exists()
 
 
@@ -316,7 +319,7 @@ def test_a_new_policy_version_retimes_open_tickets_received_since_it_took_effect
     assert draft.count("2025-03-01") == 1 and draft != text
     version, created = policy_load(text=draft, source_name="cloud-2025.toml")
     assert created
-    result = sla.policy_version_adopt(version=version)
+    result = policies.policy_version_adopt(version=version)
     assert result.retimed == 1
     after.refresh_from_db()
     before.refresh_from_db()
@@ -367,7 +370,7 @@ def test_icalendar_closures_import_retimes_once_and_is_idempotent(tmp_path: Path
     assert "1 closure(s) added, 0 already there" in out.getvalue()
     ticket.refresh_from_db()
     assert _local(ticket) == datetime(2025, 3, 5, 18)  # Tuesday closed: Monday + Wednesday
-    again = sla.closures_import_ical(
+    again = closures.closures_import_ical(
         data=ICS, start=date(2025, 1, 1), end=date(2025, 12, 31), organisation=organisation
     )
     assert (again.added, again.already_there) == (0, 1)

@@ -59,7 +59,11 @@ class Command(BaseCommand):
     def _load(self, path: Path) -> None:
         # Imported here so `check` never touches the ORM.
         from supporthub.policies.selectors import policy_version_number
-        from supporthub.policies.services import PolicyLoadError, policy_load
+        from supporthub.policies.services import (
+            PolicyLoadError,
+            policy_load,
+            policy_version_adopt,
+        )
 
         try:
             version, created = policy_load(text=self._read(path), source_name=path.name)
@@ -72,8 +76,6 @@ class Command(BaseCommand):
             f"(version {number})"
         )
         if created:
-            from supporthub.sla.services import policy_version_adopt
-
             adopted = policy_version_adopt(version=version)
             self.stdout.write(f"loaded {label}")
             if adopted.retimed:
