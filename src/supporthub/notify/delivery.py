@@ -92,6 +92,11 @@ OUTBOX = queue.register(
 )
 
 
+def wake() -> None:
+    """Ask a worker to deliver the outbox soon; never raises."""
+    OUTBOX.wake()
+
+
 def outbox_deliver_due(*, now: datetime | None = None, limit: int = 100) -> int:
     """Send what is due (and what a dead worker left half-sent); returns how many were tried."""
     return OUTBOX.deliver_due(now=now, limit=limit)

@@ -19,18 +19,13 @@ from django.urls import reverse
 from django.utils.html import strip_tags
 
 from supporthub.customers.models import SupportContact
-from supporthub.notify.delivery import OUTBOX
+from supporthub.notify.delivery import wake
 from supporthub.notify.models import OutboxKind, OutboxMessage
 from supporthub.notify.tokens import reply_address
 from supporthub.tickets.models import BodyFormat, Message, MessageKind, Status, Ticket
 from supporthub.tickets.rendering import render_body
 
 logger = logging.getLogger(__name__)
-
-
-def wake() -> None:
-    """Ask a worker to deliver the outbox soon; never raises."""
-    OUTBOX.wake()
 
 
 def _one_line(text: str) -> str:

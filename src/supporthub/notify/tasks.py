@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django_tasks import task
 
-from supporthub.notify.delivery import OUTBOX, outbox_deliver_due
+from supporthub.notify.delivery import OUTBOX, outbox_deliver_due, wake
 from supporthub.notify.selectors import outbox_stale
 from supporthub.worker import drain
 from supporthub.worker.registry import register
@@ -20,11 +20,6 @@ BATCH = OUTBOX.batch
 ROUNDS = OUTBOX.rounds
 STALE_AFTER = timedelta(minutes=1)
 RECONCILE_EVERY = 60.0
-
-
-def wake() -> None:
-    """Ask a worker to deliver the outbox soon; never raises."""
-    OUTBOX.wake()
 
 
 @task()

@@ -3,10 +3,10 @@
 engineer and notifies the CS lead, both recorded on the ticket.
 
 Everything is written in the caller's transaction (the page row, its deliveries, the mails,
-the audit entries) and delivered after commit by workers; the rows are the truth. A ticket has
-at most one page (a one-to-one row), each transport gets one delivery per event action (a
-unique row), PagerDuty's dedup key is the ticket's reference and each webhook delivery keeps
-its id across retries: retried deliveries never become a second page anywhere.
+the audit entries) and delivered after commit by workers (routing.delivery); the rows are the
+truth. A ticket has at most one page (a one-to-one row), each transport gets one delivery per
+event action (a unique row), PagerDuty's dedup key is the ticket's reference and each webhook
+delivery keeps its id across retries: retried deliveries never become a second page anywhere.
 """
 
 from __future__ import annotations

@@ -6,13 +6,18 @@ reports, invitations ...) is a model with a few fields plus a handler function:
 1. The model has `state`, `attempts` (PositiveIntegerField, default 0), `next_attempt_at`
    (DateTimeField, default timezone.now), `claimed_at` (DateTimeField, null), `claimed_by`
    (CharField(max_length=300, blank=True)) and `last_error` (TextField, blank); the states
-   are pending, sending, sent and failed (spell them as you like and say so below). Give it
-   two partial indexes: `next_attempt_at` where the state is pending (the claim) and
-   `claimed_at` where it is sending (the recovery).
-2. The handler does the work of one row, once, and says how it went: `Outcome.done(**fields)`
-   (fields to set with the sent state), `Outcome.retry(error, after=None)` (None: the
-   queue's backoff) or `Outcome.give_up(error)`. An exception it raises is logged and
-   retried with backoff. It runs outside any transaction, after its claim was re-stamped.
+   are pending, sending, sent and failed (other spellings: Queue's `pending`, `claimed`,
+   `done`, `failed`). Give it two partial indexes: `next_attempt_at` where the state is
+   pending (the claim) and `claimed_at` where it is sending (the recovery), and a migration.
+2. The handler `(row) -> Outcome` does the work of one row, once, and says how it went:
+   `Outcome.done(**fields)` (fields to set with the sent state, e.g. sent_at),
+   `Outcome.retry(error, after=None, **fields)` (None: the queue's backoff) or
+   `Outcome.give_up(error, **fields)`. An exception it raises is logged and retried with
+   backoff. It runs outside any transaction, after its claim was re-stamped; whatever it
+   sends must be safe to send twice (a worker may die between sending and recording).
+   What a whole batch shares (one SMTP connection) comes from `session`, a context manager
+   yielding the handler (see notify.delivery). Side effects of the outcome (an audit entry)
+   go in `on_done(row, attempts)` / `on_given_up(row, attempts, error)`.
 3. Describe the queue beside the handler and register it:
 
        WEBHOOKS = register(Queue(
@@ -31,7 +36,10 @@ reports, invitations ...) is a model with a few fields plus a handler function:
 
    After writing rows, wake it once they are committed:
    `transaction.on_commit(WEBHOOKS.wake, robust=True)`. In the admin,
-   `actions = [retry_action(WEBHOOKS, ...)]` with `RetryPermission` mixed in.
+   `actions = [retry_action(WEBHOOKS, description=..., message=...)]`, with
+   `RetryPermission` first in the ModelAdmin's bases. A due rule beyond "pending and
+   next_attempt_at has come" (paging's events in order) is `due=`, a function of now giving
+   a Q; `select_related=` loads what the handler reads, for the whole batch at once.
 
 The task is named by its dotted path, as the task backend names it in its rows, so that the
 module writing rows never imports the module draining them (no import cycle). What every
@@ -223,7 +231,11 @@ class Queue(Generic[M]):
 
     @property
     def objects(self) -> QuerySet[M]:
-        return self.model._default_manager.all()
+        manager = self.model._meta.default_manager
+        if manager is None:
+            raise TypeError(f"queue {self.name!r}: {self.model.__name__} has no manager")
+        rows: QuerySet[M] = manager.all()
+        return rows
 
     def attempts_allowed(self) -> int:
         return int(getattr(settings, self.max_attempts))
@@ -351,6 +363,8 @@ class Queue(Generic[M]):
         """One claimed row: re-stamp, work, record; a row no longer ours is left alone."""
         if not self.restamp(row.pk, claimed_at=getattr(row, "claimed_at", None), now=now):
             return
+        if self.counted_at_start:  # the re-stamp counted this attempt
+            setattr(row, "attempts", int(getattr(row, "attempts", 0)) + 1)  # noqa: B010
         try:
             outcome = handle(row)
         except Exception as exc:  # noqa: BLE001 - a bug in one row must not stop the others
@@ -480,7 +494,9 @@ def recover_abandoned(*, now: datetime | None = None) -> int:
     for queue in queues():
         recovered = queue.recover(now=now)
         if recovered:
-            logger.info("%s: %d claim(s) of a stopped worker given back", queue.name, recovered)
+            logger.info(
+                "%s: %d claim(s) given back (holder gone or timed out)", queue.name, recovered
+            )
             queue.wake()
         total += recovered
     return total

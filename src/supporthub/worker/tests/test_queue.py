@@ -165,7 +165,12 @@ def test_two_claimers_on_postgresql_take_disjoint_rows() -> None:
 def test_the_restamp_refuses_a_row_another_worker_took_back() -> None:
     [row] = _rows(1)
     sent: list[int] = []
-    q = _queue(lambda r: sent.append(r.pk) or Outcome.done())
+
+    def send(r: OutboxMessage) -> Outcome:
+        sent.append(r.pk)
+        return Outcome.done()
+
+    q = _queue(send)
     now = timezone.now()
     q.claim(now=now, limit=10)
     mine = OutboxMessage.objects.get(pk=row.pk)

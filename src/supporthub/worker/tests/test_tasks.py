@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from supporthub.notify import tasks
+from supporthub.notify import delivery, tasks
 from supporthub.worker import wake
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +54,7 @@ def _queued() -> list[str]:
 def test_wake_stores_a_task_row_and_a_worker_run_delivers_the_outbox(outbox: FakeOutbox) -> None:
     outbox.delivered = [3]
 
-    tasks.wake()
+    delivery.wake()
 
     assert _queued() == ["supporthub.notify.tasks.deliver_outbox"]
     assert outbox.deliver_calls == []  # enqueued, not run in the caller
@@ -73,7 +73,7 @@ def test_a_wake_up_already_waiting_is_not_doubled_but_one_taken_by_a_worker_is(
     from supporthub.intake.email.tasks import process_inbox
 
     for _ in range(5):  # a flood of mail and its acknowledgements
-        tasks.wake()
+        delivery.wake()
         wake(process_inbox)
     assert sorted(_queued()) == [
         "supporthub.intake.email.tasks.process_inbox",
@@ -85,7 +85,7 @@ def test_a_wake_up_already_waiting_is_not_doubled_but_one_taken_by_a_worker_is(
     DBTaskResult.objects.filter(task_path="supporthub.notify.tasks.deliver_outbox").update(
         status=TaskResultStatus.RUNNING
     )
-    tasks.wake()
+    delivery.wake()
     assert sorted(_queued()) == [
         "supporthub.intake.email.tasks.process_inbox",
         "supporthub.notify.tasks.deliver_outbox",
