@@ -310,6 +310,9 @@ EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 # Delivery retries back off 1, 2, 4 ... minutes (capped at an hour); after this many
 # attempts a message is marked failed for the admin to retry.
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 10, minimum=1)
+# Up to this many percent are added to each delay, so mail that failed together (a mail
+# server that was down) does not all come back at the same instant.
+OUTBOX_BACKOFF_JITTER = env_int("OUTBOX_BACKOFF_JITTER", 10)
 
 # Background work (supporthub.worker) through the django-tasks API. The outbox rows are
 # the truth and a task only wakes a worker, so a lost task costs a minute, never a message.
@@ -469,6 +472,8 @@ if PAGING_WEBHOOK_URL and not PAGING_WEBHOOK_SECRET:
 # off 30 s, 1, 2, 4 ... minutes, capped at 15, or as long as a 429's Retry-After asks).
 PAGING_HTTP_TIMEOUT = env_int("PAGING_HTTP_TIMEOUT", 10, minimum=1)
 PAGING_MAX_ATTEMPTS = env_int("PAGING_MAX_ATTEMPTS", 8, minimum=1)
+# Up to this many percent added to each retry's delay (never to a Retry-After).
+PAGING_BACKOFF_JITTER = env_int("PAGING_BACKOFF_JITTER", 10)
 
 # --- intake.voicemail (Twilio webhook) ---
 # The secret Twilio signs its callbacks with (the account Auth Token, or a SharedKey secret

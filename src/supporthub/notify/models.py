@@ -30,7 +30,8 @@ class OutboxState(models.TextChoices):
 
 
 class OutboxMessage(models.Model):
-    """One mail to one recipient; delivered by `outbox_deliver_due`, retried with backoff."""
+    """One mail to one recipient; delivered by the outbox queue (notify.delivery), retried with
+    backoff."""
 
     kind = models.CharField(max_length=40, choices=OutboxKind.choices)
     # The event it reports, e.g. "ticket.staff_reply:message:42": one event, one mail.
@@ -55,6 +56,8 @@ class OutboxMessage(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The worker process holding the claim (worker.queue.holder): host, pid, start time.
+    claimed_by = models.CharField(max_length=300, blank=True)
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)

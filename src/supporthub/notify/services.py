@@ -1,4 +1,5 @@
-"""Writes on the outbox: enqueue mail inside the caller's transaction; deliver what is due."""
+"""Writes on the outbox: enqueue mail inside the caller's transaction (delivered by the
+workers through notify.delivery)."""
 
 from __future__ import annotations
 
@@ -6,34 +7,25 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import unescape
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import F
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import strip_tags
 
 from supporthub.customers.models import SupportContact
-from supporthub.notify.models import OutboxKind, OutboxMessage, OutboxState
+from supporthub.notify.delivery import wake
+from supporthub.notify.models import OutboxKind, OutboxMessage
 from supporthub.notify.tokens import reply_address
-from supporthub.prepared import insert
 from supporthub.tickets.models import BodyFormat, Message, MessageKind, Status, Ticket
 from supporthub.tickets.rendering import render_body
-from supporthub.worker import wake
 
 logger = logging.getLogger(__name__)
-
-# A row left in "sending" this long was claimed by a worker that died; it goes back to pending.
-STUCK_AFTER = timedelta(minutes=15)
-BACKOFF_CAP = timedelta(hours=1)
 
 
 def _one_line(text: str) -> str:
@@ -141,7 +133,7 @@ def _wake_after_commit() -> None:
 
 def _store(row: OutboxMessage) -> None:
     # The same event enqueued twice (a retried handler) keeps the first row: one event, one mail.
-    insert([row], ignore_conflicts=True)
+    OutboxMessage.objects.bulk_create([row], ignore_conflicts=True)
     if _batched_wakes.get() is None:
         transaction.on_commit(wake, robust=True)
     else:
@@ -288,125 +280,3 @@ def outbox_enqueue_status_change(
         },
         automatic=True,
     )
-
-
-def backoff(attempts: int) -> timedelta:
-    """1, 2, 4 ... minutes after the 1st, 2nd, 3rd ... failure, never more than an hour."""
-    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), BACKOFF_CAP)
-
-
-def _recover_stuck(*, now: datetime) -> int:
-    # The interrupted send counts as an attempt: a message that kills its worker every time
-    # ends up failed instead of looping forever.
-    stuck = OutboxMessage.objects.filter(
-        state=OutboxState.SENDING, claimed_at__lt=now - STUCK_AFTER
-    )
-    error = "Delivery was interrupted (the worker stopped while sending)."
-    failed = stuck.filter(attempts__gte=settings.OUTBOX_MAX_ATTEMPTS - 1).update(
-        state=OutboxState.FAILED,
-        attempts=F("attempts") + 1,
-        claimed_at=None,
-        last_error=error,
-    )
-    retried = stuck.update(
-        state=OutboxState.PENDING,
-        attempts=F("attempts") + 1,
-        next_attempt_at=now,
-        claimed_at=None,
-        last_error=error + " Retried.",
-    )
-    return failed + retried
-
-
-def _claim(*, now: datetime, limit: int) -> list[int]:
-    with transaction.atomic():
-        due = OutboxMessage.objects.filter(
-            state=OutboxState.PENDING, next_attempt_at__lte=now
-        ).order_by("next_attempt_at", "pk")
-        if db_connection.features.has_select_for_update_skip_locked:
-            # Two workers on PostgreSQL take disjoint rows instead of waiting on each other.
-            due = due.select_for_update(skip_locked=True)
-        # On SQLite the transaction holds the database's write lock from BEGIN (IMMEDIATE).
-        ids = list(due.values_list("pk", flat=True)[:limit])
-        if ids:
-            OutboxMessage.objects.filter(pk__in=ids, state=OutboxState.PENDING).update(
-                state=OutboxState.SENDING, claimed_at=now
-            )
-        return ids
-
-
-def _email(row: OutboxMessage, connection: Any) -> EmailMultiAlternatives:
-    headers = {**row.headers, "Message-ID": row.message_id}
-    email = EmailMultiAlternatives(
-        subject=row.subject,
-        body=row.text_body,
-        from_email=settings.SUPPORT_FROM_EMAIL,
-        to=[row.recipient],
-        headers=headers,
-        connection=connection,
-    )
-    email.attach_alternative(row.html_body, "text/html")
-    return email
-
-
-def outbox_deliver_due(*, now: datetime | None = None, limit: int = 100) -> int:
-    """Send what is due (and what a dead worker left half-sent); returns how many were tried."""
-    now = now or timezone.now()
-    _recover_stuck(now=now)
-    ids = _claim(now=now, limit=limit)
-    if not ids:
-        return 0
-    connection = get_connection()
-    try:
-        connection.open()
-    except Exception:  # noqa: BLE001 - each send below retries the connection and records why
-        logger.warning("Could not open the mail connection", exc_info=True)
-    try:
-        for row in OutboxMessage.objects.filter(pk__in=ids).order_by("pk"):
-            _deliver(row, connection=connection, now=now)
-    finally:
-        try:
-            connection.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection must not lose the results
-            logger.warning("Could not close the mail connection", exc_info=True)
-    return len(ids)
-
-
-def _deliver(row: OutboxMessage, *, connection: Any, now: datetime) -> None:
-    # Re-stamp the claim just before sending, so a slow batch is not taken for a dead worker's;
-    # if another worker already took the row back, leave it to them (no double send).
-    if not OutboxMessage.objects.filter(
-        pk=row.pk, state=OutboxState.SENDING, claimed_at=row.claimed_at
-    ).update(claimed_at=max(now, timezone.now())):
-        return
-    try:
-        _email(row, connection).send()
-    except Exception as exc:  # noqa: BLE001 - any transport error is retried, then shown
-        attempts = row.attempts + 1
-        failed = attempts >= settings.OUTBOX_MAX_ATTEMPTS
-        logger.warning("Outbox message %s failed (attempt %s): %s", row.pk, attempts, exc)
-        OutboxMessage.objects.filter(pk=row.pk, state=OutboxState.SENDING).update(
-            state=OutboxState.FAILED if failed else OutboxState.PENDING,
-            attempts=attempts,
-            next_attempt_at=now if failed else now + backoff(attempts),
-            claimed_at=None,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
-        )
-        return
-    OutboxMessage.objects.filter(pk=row.pk, state=OutboxState.SENDING).update(
-        state=OutboxState.SENT,
-        attempts=F("attempts") + 1,
-        sent_at=timezone.now(),
-        claimed_at=None,
-    )
-
-
-def outbox_retry(*, ids: list[int]) -> int:
-    """Give failed messages a fresh set of attempts (the admin's retry action)."""
-    with transaction.atomic():
-        count = OutboxMessage.objects.filter(pk__in=ids, state=OutboxState.FAILED).update(
-            state=OutboxState.PENDING, attempts=0, next_attempt_at=timezone.now()
-        )
-        if count:
-            transaction.on_commit(wake, robust=True)
-    return count

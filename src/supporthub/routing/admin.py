@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib import admin
 from django.http import HttpRequest
 
 from supporthub.admin_base import ReadOnlyAdminMixin
+from supporthub.routing.delivery import DELIVERIES
 from supporthub.routing.models import (
     Page,
     PageDelivery,
@@ -14,7 +14,7 @@ from supporthub.routing.models import (
     RotationMember,
     RotationOverride,
 )
-from supporthub.routing.paging import page_delivery_retry
+from supporthub.worker.queue import RetryPermission, retry_action
 
 
 class MemberInline(admin.TabularInline[RotationMember, Rotation]):
@@ -75,7 +75,7 @@ class PageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[Page]):
 
 
 @admin.register(PageDelivery)
-class PageDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[PageDelivery]):
+class PageDeliveryAdmin(RetryPermission, ReadOnlyAdminMixin, admin.ModelAdmin[PageDelivery]):
     """Deliveries of pages to PagerDuty and webhooks; the one thing to do is retry failures."""
 
     list_display = [
@@ -92,13 +92,10 @@ class PageDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[PageDelivery]):
     list_filter = ["state", "transport", "action"]
     list_select_related = ["page"]
     search_fields = ["delivery_id", "last_error"]
-    actions = ["retry_failed"]
-
-    def has_retry_permission(self, request: HttpRequest) -> bool:
-        # Rows are never edited here, but retrying is a change: it needs the change permission.
-        return request.user.has_perm("routing.change_pagedelivery")
-
-    @admin.action(description="Retry the selected failed deliveries", permissions=["retry"])
-    def retry_failed(self, request: HttpRequest, queryset: QuerySet[PageDelivery]) -> None:
-        count = page_delivery_retry(ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"{count} failed deliveries queued again.", messages.SUCCESS)
+    actions = [
+        retry_action(
+            DELIVERIES,
+            description="Retry the selected failed deliveries",
+            message=lambda count, left: f"{count} failed deliveries queued again.",
+        )
+    ]

@@ -205,6 +205,8 @@ class PageDelivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The worker process holding the claim (worker.queue.holder): host, pid, start time.
+    claimed_by = models.CharField(max_length=300, blank=True)
     last_status = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="HTTP status of the last answer"
     )

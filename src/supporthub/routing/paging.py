@@ -3,10 +3,10 @@
 engineer and notifies the CS lead, both recorded on the ticket.
 
 Everything is written in the caller's transaction (the page row, its deliveries, the mails,
-the audit entries) and delivered after commit by workers; the rows are the truth. A ticket has
-at most one page (a one-to-one row), each transport gets one delivery per event action (a
-unique row), PagerDuty's dedup key is the ticket's reference and each webhook delivery keeps
-its id across retries: retried deliveries never become a second page anywhere.
+the audit entries) and delivered after commit by workers (routing.delivery); the rows are the
+truth. A ticket has at most one page (a one-to-one row), each transport gets one delivery per
+event action (a unique row), PagerDuty's dedup key is the ticket's reference and each webhook
+delivery keeps its id across retries: retried deliveries never become a second page anywhere.
 """
 
 from __future__ import annotations
@@ -14,30 +14,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, cast
-from urllib.parse import urlsplit
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from supporthub import http, worker
-from supporthub.notify import pagerduty, webhook
 from supporthub.notify.models import OutboxKind
 from supporthub.notify.services import console_ticket_url, outbox_enqueue
 from supporthub.policies import schema
-from supporthub.routing.models import (
-    DeliveryState,
-    Page,
-    PageAction,
-    PageDelivery,
-    Rotation,
-    Transport,
-)
+from supporthub.routing.models import Page, PageAction, PageDelivery, Rotation, Transport
 from supporthub.routing.oncall import on_call_at
 from supporthub.routing.regions import region_calendar
 from supporthub.routing.selectors import rotations, turns_of
@@ -46,13 +34,12 @@ from supporthub.sla.services import calendar_for
 from supporthub.staff.selectors import staff_with_role
 from supporthub.tickets.audit import audit
 from supporthub.tickets.models import AuditEntry, Status, Ticket
+from supporthub.worker import queue
 
 logger = logging.getLogger(__name__)
 
-STUCK_AFTER = timedelta(minutes=5)  # a "sending" row older than this lost its worker
-BACKOFF_FIRST = timedelta(seconds=30)
-BACKOFF_CAP = timedelta(minutes=15)
-RETRY_AFTER_CAP = timedelta(hours=1)
+# The queue that delivers the pages' events (routing.delivery, drained by routing.tasks).
+PAGE_DELIVERIES = "page deliveries"
 RESOLVED_STATUSES = (Status.SOLVED, Status.CLOSED)
 
 
@@ -133,7 +120,7 @@ def targets_of(rotation: Rotation | None) -> Targets:
 # -- writes in the caller's transaction ----------------------------------------------------------
 
 
-def _severity_name(ticket: Ticket, policy: schema.Policy) -> str:
+def severity_name(ticket: Ticket, policy: schema.Policy) -> str:
     found = next((s.name for s in policy.severities if s.level == ticket.severity), "")
     return found or f"Severity {ticket.severity}"
 
@@ -144,10 +131,9 @@ def _local(at: datetime, zone: str) -> str:
 
 
 def wake() -> None:
-    from supporthub.routing.tasks import deliver_pages
-
-    # A broker that is down must not fail the ticket: the reconciler delivers the rows.
-    worker.wake(deliver_pages)
+    """Ask a worker to deliver pages soon; never raises: a broker that is down must not fail
+    the ticket (the reconciler delivers the rows)."""
+    queue.wake_queue(PAGE_DELIVERIES)
 
 
 def _enqueue_deliveries(page: Page, action: PageAction, transports: Iterable[str]) -> None:
@@ -188,7 +174,7 @@ def page_after_hours(
         "ticket": ticket,
         "reference": ticket.reference,
         "url": console_ticket_url(ticket),
-        "severity": _severity_name(ticket, policy),
+        "severity": severity_name(ticket, policy),
         "organisation": ticket.organisation.name,
         "region": region_name,
         "rotation": rotation.name if rotation is not None else "",
@@ -346,270 +332,3 @@ def paging_sweep() -> tuple[int, int]:
         with transaction.atomic():
             acknowledged += page_acknowledge(page=page, why=why)
     return acknowledged, resolved
-
-
-# -- delivery (workers) ---------------------------------------------------------------------
-
-
-def backoff(attempts: int) -> timedelta:
-    """30 s, 1, 2, 4 ... minutes after the 1st, 2nd, 3rd ... failure; never over 15 minutes."""
-    delay: timedelta = BACKOFF_FIRST * (2 ** max(attempts - 1, 0))
-    return min(delay, BACKOFF_CAP)
-
-
-def _recover_stuck(*, now: datetime) -> int:
-    # The interrupted attempt counts: a delivery that kills its worker every time ends failed.
-    stuck = PageDelivery.objects.filter(
-        state=DeliveryState.SENDING, claimed_at__lt=now - STUCK_AFTER
-    )
-    error = "Delivery was interrupted (the worker stopped while sending)."
-    failed = stuck.filter(attempts__gte=settings.PAGING_MAX_ATTEMPTS - 1).update(
-        state=DeliveryState.FAILED, attempts=F("attempts") + 1, claimed_at=None, last_error=error
-    )
-    retried = stuck.update(
-        state=DeliveryState.PENDING,
-        attempts=F("attempts") + 1,
-        next_attempt_at=now,
-        claimed_at=None,
-        last_error=error + " Retried.",
-    )
-    return failed + retried
-
-
-def _due(*, now: datetime) -> Any:
-    # A page's events reach a receiver in order: acknowledge waits for the trigger, resolve
-    # for both, while those are still pending or in flight (a late trigger would reopen it).
-    unfinished = PageDelivery.objects.filter(
-        page=OuterRef("page"),
-        transport=OuterRef("transport"),
-        state__in=[DeliveryState.PENDING, DeliveryState.SENDING],
-    )
-    return PageDelivery.objects.filter(
-        state=DeliveryState.PENDING, next_attempt_at__lte=now
-    ).filter(
-        Q(action=PageAction.TRIGGER)
-        | (Q(action=PageAction.ACKNOWLEDGE) & ~Exists(unfinished.filter(action=PageAction.TRIGGER)))
-        | (
-            Q(action=PageAction.RESOLVE)
-            & ~Exists(unfinished.filter(action__in=[PageAction.TRIGGER, PageAction.ACKNOWLEDGE]))
-        )
-    )
-
-
-def paging_due_count(*, now: datetime | None = None) -> int:
-    """Deliveries a worker could send now (what the reconciler wakes a worker for)."""
-    return int(_due(now=now or timezone.now()).count())
-
-
-def _claim(*, now: datetime, limit: int) -> list[int]:
-    with transaction.atomic():
-        due = _due(now=now).order_by("next_attempt_at", "pk")
-        if db_connection.features.has_select_for_update_skip_locked:
-            # Two workers on PostgreSQL take disjoint rows instead of waiting on each other.
-            due = due.select_for_update(skip_locked=True)
-        # On SQLite the transaction holds the database's write lock from BEGIN (IMMEDIATE).
-        ids = list(due.values_list("pk", flat=True)[:limit])
-        if ids:
-            PageDelivery.objects.filter(pk__in=ids, state=DeliveryState.PENDING).update(
-                state=DeliveryState.SENDING, claimed_at=now
-            )
-        return ids
-
-
-def paging_deliver_due(*, now: datetime | None = None, limit: int = 50) -> int:
-    """Send every delivery that is due (and what a dead worker left half-sent); returns how
-    many were tried."""
-    now = now or timezone.now()
-    _recover_stuck(now=now)
-    ids = _claim(now=now, limit=limit)
-    rows = PageDelivery.objects.filter(pk__in=ids).select_related(
-        "page__ticket__organisation",
-        "page__ticket__policy_version",
-        "page__rotation",
-        "page__engineer__user",
-    )
-    for row in rows.order_by("pk"):
-        _deliver(row, now=now)
-    return len(ids)
-
-
-def _source() -> str:
-    return urlsplit(settings.PUBLIC_BASE_URL).hostname or "supporthub"
-
-
-def _details(page: Page, severity: str) -> dict[str, Any]:
-    ticket, engineer = page.ticket, page.engineer
-    return {
-        "ticket": {
-            "id": ticket.pk,
-            "reference": ticket.reference,
-            "subject": ticket.subject,
-            "severity": ticket.severity,
-            "severity_name": severity,
-            "organisation": ticket.organisation.name,
-            "received_at": ticket.received_at.isoformat(),
-            "url": console_ticket_url(ticket),
-        },
-        "region": page.region,
-        "rotation": page.rotation.name if page.rotation is not None else "",
-        "on_call": (
-            {"name": engineer.display_name, "email": engineer.user.email}
-            if engineer is not None
-            else None
-        ),
-    }
-
-
-class _Permanent(Exception):
-    """Trying again cannot help (the transport's configuration is gone)."""
-
-
-def _send(row: PageDelivery) -> http.Response:
-    page, ticket = row.page, row.page.ticket
-    targets = targets_of(page.rotation)
-    timeout = float(settings.PAGING_HTTP_TIMEOUT)
-    severity = _severity_name(ticket, ticket.policy_version.document())
-    details = _details(page, severity)
-    if row.transport == Transport.PAGERDUTY:
-        if not targets.routing_key:
-            raise _Permanent("No PagerDuty routing key is configured (rotation or setting).")
-        on_call = page.engineer.display_name if page.engineer is not None else "nobody on call"
-        body = pagerduty.event_body(
-            routing_key=targets.routing_key,
-            action=cast(pagerduty.EventAction, row.action),
-            dedup_key=page.dedup_key,
-            summary=f"[{ticket.reference}] {severity} after hours: {ticket.subject} "
-            f"({ticket.organisation.name})",
-            source=_source(),
-            timestamp=ticket.received_at,
-            link=console_ticket_url(ticket),
-            link_text=f"{ticket.reference} in Support Hub",
-            group=page.region,
-            class_="after-hours urgent ticket",
-            custom_details={
-                **details["ticket"],
-                "on_call": on_call,
-                "rotation": details["rotation"],
-            },
-        )
-        return pagerduty.send(body, url=settings.PAGING_PAGERDUTY_EVENTS_URL, timeout=timeout)
-    if not targets.webhook_url or not targets.webhook_secret:
-        raise _Permanent("No webhook URL and secret are configured (rotation or setting).")
-    event = f"oncall.{row.action}"
-    payload = {
-        "event": event,
-        "delivery_id": str(row.delivery_id),
-        "dedup_key": page.dedup_key,
-        **details,
-    }
-    return webhook.send(
-        targets.webhook_url,
-        payload=payload,
-        secret=targets.webhook_secret,
-        delivery_id=str(row.delivery_id),
-        event=event,
-        now=timezone.now(),
-        timeout=timeout,
-    )
-
-
-def _deliver(row: PageDelivery, *, now: datetime) -> None:
-    # Re-stamp the claim just before sending: if another worker took the row back as stuck,
-    # leave it to them (no double send).
-    if not PageDelivery.objects.filter(
-        pk=row.pk, state=DeliveryState.SENDING, claimed_at=row.claimed_at
-    ).update(claimed_at=max(now, timezone.now())):
-        return
-    attempts = row.attempts + 1
-    try:
-        response = _send(row)
-    except _Permanent as exc:
-        _finish(row, attempts=attempts, error=str(exc), status=None, retry=None)
-        return
-    except http.HttpFailure as exc:
-        _finish(row, attempts=attempts, error=str(exc), status=None, retry=backoff(attempts))
-        return
-    except Exception as exc:  # noqa: BLE001 - a bug in one delivery must not stop the others
-        logger.exception("Page delivery %s failed", row.pk)
-        error = f"{type(exc).__name__}: {exc}"
-        _finish(row, attempts=attempts, error=error, status=None, retry=backoff(attempts))
-        return
-    if response.ok:
-        PageDelivery.objects.filter(pk=row.pk, state=DeliveryState.SENDING).update(
-            state=DeliveryState.SENT,
-            attempts=attempts,
-            last_status=response.status,
-            claimed_at=None,
-            sent_at=timezone.now(),
-        )
-        audit(
-            ticket=row.page.ticket,
-            code="oncall.page_delivered",
-            transport=row.transport,
-            action=row.action,
-            attempts=attempts,
-            delivery_id=str(row.delivery_id),
-        )
-        return
-    retry: timedelta | None = None  # any other answer (400 bad event, 403, a redirect) is final
-    if response.retryable:
-        asked = response.retry_after(now=timezone.now()) if response.status == 429 else None
-        retry = min(asked, RETRY_AFTER_CAP) if asked is not None else backoff(attempts)
-    error = f"HTTP {response.status}: {response.text[:500]}"
-    _finish(row, attempts=attempts, error=error, status=response.status, retry=retry)
-
-
-def _finish(
-    row: PageDelivery,
-    *,
-    attempts: int,
-    error: str,
-    status: int | None,
-    retry: timedelta | None,
-) -> None:
-    give_up = retry is None or attempts >= settings.PAGING_MAX_ATTEMPTS
-    logger.warning(
-        "Page delivery %s (%s %s) failed, attempt %s: %s",
-        row.pk,
-        row.transport,
-        row.action,
-        attempts,
-        error,
-    )
-    now = timezone.now()
-    done = PageDelivery.objects.filter(pk=row.pk, state=DeliveryState.SENDING).update(
-        state=DeliveryState.FAILED if give_up else DeliveryState.PENDING,
-        attempts=attempts,
-        last_status=status,
-        last_error=error[:2000],
-        claimed_at=None,
-        next_attempt_at=now if give_up or retry is None else now + retry,
-    )
-    if done and give_up:
-        audit(
-            ticket=row.page.ticket,
-            code="oncall.page_failed",
-            transport=row.transport,
-            action=row.action,
-            attempts=attempts,
-            error=error[:500],
-        )
-
-
-def page_delivery_retry(*, ids: list[int]) -> int:
-    """Give failed deliveries a fresh set of attempts (the admin's retry action); a trigger
-    whose ticket is already resolved stays failed (it would page for a solved ticket)."""
-    with transaction.atomic():
-        count = (
-            PageDelivery.objects.filter(pk__in=ids, state=DeliveryState.FAILED)
-            .exclude(action=PageAction.TRIGGER, page__resolved_at__isnull=False)
-            .update(
-                state=DeliveryState.PENDING,
-                attempts=0,
-                next_attempt_at=timezone.now(),
-                last_error="",
-            )
-        )
-        if count:
-            transaction.on_commit(wake, robust=True)
-    return count

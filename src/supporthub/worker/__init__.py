@@ -1,31 +1,24 @@
-"""Background work: tasks only wake workers; the outbox (and inbox) rows are the truth."""
+"""Background work: tasks only wake workers; the queues' rows are the truth (see worker.queue)."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-from supporthub.prepared import Prepared
-
 logger = logging.getLogger(__name__)
 
 
-def wake(task: Any = None) -> None:
-    """Ask a worker to run `task` soon (default: deliver the outbox); never raises.
+def wake(task: Any) -> None:
+    """Ask a worker to run `task` (a django-tasks task) soon; never raises.
 
     Call it after the rows it should find are committed. With the database backend a wake-up
     already waiting for the same task (READY, not yet taken by a worker) is enough: it starts
     after this call, so it sees every row committed before it. A flood of mail then costs one
     task row and a read per message instead of a write (and its fsync) per message.
     """
-    if task is None:
-        from supporthub.worker.tasks import deliver_outbox
-
-        task = deliver_outbox
     try:
         if _waiting(task):
             return
@@ -50,37 +43,38 @@ def drain(step: Callable[..., int], *, batch: int, rounds: int, again: Callable[
     return total
 
 
+def loop(
+    step: Callable[[], bool], *, pause: float, once: bool = False, until_idle: bool = False
+) -> None:
+    """A command's loop: `step()` again and again, at once while it returns True (a full
+    batch: more may be waiting), else after `pause` seconds. `once`: one step, then return;
+    `until_idle`: return the first time a step finds no more waiting."""
+    while True:
+        more = step()
+        if once or (until_idle and not more):
+            return
+        if not more:
+            time.sleep(pause)
+
+
 def _waiting(task: Any) -> bool:
     """A wake-up for `task` that no worker has taken yet (database backend only)."""
-    from django_tasks import task_backends
+    # Imported here: this package is imported while the apps load, before any model may be.
+    from django_tasks import TaskResultStatus, task_backends
     from django_tasks_db.backend import DatabaseBackend
+    from django_tasks_db.models import DBTaskResult, get_date_max
 
     if not isinstance(task_backends[task.backend], DatabaseBackend):
         return False
-    return _waiting_query().first(task.queue_name, task.backend, task.module_path) is not None
-
-
-@functools.cache
-def _waiting_query() -> Prepared[Any]:
-    """_waiting's query, compiled once per thread (a busy listener or inbox worker asks many
-    times a second); built on first use, once django_tasks_db's models are loaded."""
-    from django_tasks import TaskResultStatus
-    from django_tasks_db.models import DBTaskResult, get_date_max
-
-    return Prepared(
-        lambda queue, backend, path: (
-            DBTaskResult.objects.filter(
-                status=TaskResultStatus.READY,
-                queue_name=queue,
-                backend_name=backend,
-                task_path=path,
-                # Runs as soon as a worker is free (not a delayed run, which waits).
-                run_after__in=[get_date_max()],
-            )
-            .order_by()
-            .only("pk")[:1]
-        ),
-        markers=("\x00queue\x00", "\x00backend\x00", "\x00path\x00"),
+    return bool(
+        DBTaskResult.objects.filter(
+            status=TaskResultStatus.READY,
+            queue_name=task.queue_name,
+            backend_name=task.backend,
+            task_path=task.module_path,
+            # Runs as soon as a worker is free (not a delayed run, which waits).
+            run_after=get_date_max(),
+        ).exists()
     )
 
 

@@ -1,41 +1,14 @@
-"""Tasks are "just another interface": each one asks a service to drain durable rows."""
+"""The worker's own periodic job: claims that a stopped process held are given back."""
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-
-from django_tasks import task
-
-from supporthub.notify.selectors import outbox_stale
-from supporthub.notify.services import outbox_deliver_due
-from supporthub.worker import drain, wake
+from supporthub.notify.tasks import deliver_outbox  # re-exported until the lead sweeps its callers
+from supporthub.worker.queue import recover_abandoned
 from supporthub.worker.registry import register
 
-logger = logging.getLogger(__name__)
+__all__ = ["deliver_outbox"]
 
-# A task handles at most ROUNDS x BATCH messages, then re-queues itself, so one busy
-# outbox cannot hold a worker (or one long transaction) forever.
-BATCH = 100
-ROUNDS = 20
-STALE_AFTER = timedelta(minutes=1)
-RECONCILE_EVERY = 60.0
+# A claim whose holder process is gone is given back within this many seconds.
+ABANDONED_EVERY = 5.0
 
-
-@task()
-def deliver_outbox() -> int:
-    """Deliver every outbox message that is due, a batch at a time; returns how many."""
-    return drain(outbox_deliver_due, batch=BATCH, rounds=ROUNDS, again=wake)
-
-
-@task()
-def reconcile() -> int:
-    """Re-queue delivery if outbox rows have waited over a minute; returns how many have."""
-    count = outbox_stale(older_than=STALE_AFTER)
-    if count:
-        logger.info("%d outbox message(s) waited over a minute; waking a worker", count)
-        wake()
-    return count
-
-
-register("outbox reconciler", every=RECONCILE_EVERY, run=lambda: reconcile.call())
+register("abandoned claims", every=ABANDONED_EVERY, run=lambda: recover_abandoned())

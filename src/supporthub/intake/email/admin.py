@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -10,11 +10,17 @@ from django.utils.html import format_html
 
 from supporthub.admin_base import ReadOnlyAdminMixin
 from supporthub.intake.email.models import InboundMessage
-from supporthub.intake.email.services import inbox_reprocess
+from supporthub.intake.email.services import INBOX
+from supporthub.worker.queue import RetryPermission, retry_action
+
+
+def _reprocessed(count: int, left: int) -> str:
+    note = f" ({left} not quarantined, left as they were)" if left else ""
+    return f"{count} message(s) queued for processing again{note}."
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[InboundMessage]):
+class InboundMessageAdmin(RetryPermission, ReadOnlyAdminMixin, admin.ModelAdmin[InboundMessage]):
     """Read-only: mail is written by the sources; an admin reads, downloads and reprocesses."""
 
     list_display = [
@@ -32,13 +38,16 @@ class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[InboundMessage]):
     search_fields = ["sender", "subject", "message_id", "envelope_sender", "sha256", "reason"]
     list_select_related = ["ticket"]
     date_hierarchy = "received_at"
-    actions = ["reprocess"]
+    actions = [
+        retry_action(
+            INBOX,
+            name="reprocess",
+            description="Reprocess the selected quarantined messages",
+            message=_reprocessed,
+        )
+    ]
     exclude = ["raw"]
     readonly_fields = ["raw_message"]
-
-    def has_reprocess_permission(self, request: HttpRequest) -> bool:
-        # Rows are never edited here, but reprocessing is a change: it needs that permission.
-        return request.user.has_perm("intake_email.change_inboundmessage")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[InboundMessage]:
         # The list never loads the raw bytes (they can be megabytes each).
@@ -48,17 +57,6 @@ class InboundMessageAdmin(ReadOnlyAdminMixin, admin.ModelAdmin[InboundMessage]):
     def raw_message(self, obj: InboundMessage) -> str:
         url = reverse("admin:intake_email_inboundmessage_raw", args=[obj.pk])
         return format_html('<a href="{}">Download the message as received (.eml)</a>', url)
-
-    @admin.action(
-        description="Reprocess the selected quarantined messages", permissions=["reprocess"]
-    )
-    def reprocess(self, request: HttpRequest, queryset: QuerySet[InboundMessage]) -> None:
-        count = inbox_reprocess(ids=list(queryset.values_list("pk", flat=True)))
-        skipped = queryset.count() - count
-        note = f" ({skipped} not quarantined, left as they were)" if skipped else ""
-        self.message_user(
-            request, f"{count} message(s) queued for processing again{note}.", messages.SUCCESS
-        )
 
     def get_urls(self) -> list[URLPattern]:
         raw = path(

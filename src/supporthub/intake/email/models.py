@@ -48,6 +48,8 @@ class InboundMessage(models.Model):
     reason = models.TextField(blank=True)
     attempts = models.PositiveIntegerField(default=0)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The worker process holding the claim (worker.queue.holder): host, pid, start time.
+    claimed_by = models.CharField(max_length=300, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     ticket = models.ForeignKey(
         Ticket, on_delete=models.SET_NULL, null=True, blank=True, related_name="inbound_mail"

@@ -11,27 +11,25 @@ from __future__ import annotations
 
 import email.parser
 import email.policy
-import functools
 import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db import connection as db_connection
-from django.db.models import F
 from django.utils import timezone
 
+from supporthub.intake.email import ticketing
 from supporthub.intake.email.models import InboundMessage, InboundState, Source
 from supporthub.intake.email.outcome import MailOutcome, MailUnprocessable
 from supporthub.intake.email.parsing import first_header, first_raw
 from supporthub.intake.email.selectors import claimable
 from supporthub.notify.services import outbox_wakes_batched
-from supporthub.prepared import concrete_columns, insert, model_rows
-from supporthub.worker import wake
+from supporthub.worker import queue
+from supporthub.worker.queue import Queue
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +48,43 @@ class Stored:
     created: bool
 
 
+def _claim_lapses() -> timedelta:
+    return timedelta(seconds=settings.INBOX_CLAIM_SECONDS)
+
+
+# The inbox as a durable queue (supporthub.worker.queue): its claim, re-stamp, recovery and
+# retry. Its attempt is counted (and committed) before the work, and a message is
+# quarantined rather than failed: its reason says why, for an admin to reprocess it.
+INBOX = queue.register(
+    Queue(
+        name="inbox",
+        model=InboundMessage,
+        task="supporthub.intake.email.tasks.process_inbox",
+        max_attempts="INBOX_MAX_ATTEMPTS",
+        stuck_after=_claim_lapses,
+        due=claimable,
+        order=("received_at", "pk"),
+        # A stored message stays stored while claimed: its claim is claimed_at/claimed_by.
+        pending=InboundState.STORED,
+        claimed=InboundState.STORED,
+        done=InboundState.PROCESSED,
+        failed=InboundState.QUARANTINED,
+        error_field="reason",
+        due_field=None,
+        counted_at_start=True,
+        interrupted="Processing was interrupted {attempts} times (the worker stopped while "
+        "processing this message).",
+        retry_fields={"processed_at": None},
+        batch=50,
+        rounds=20,
+    )
+)
+
+
 def wake_inbox() -> None:
     """Ask a worker to process the inbox now; never raises into the caller."""
-    from supporthub.intake.email.tasks import process_inbox
-
     # The row is stored: a broker that is down costs a minute (the reconciler), not mail.
-    wake(process_inbox)
+    INBOX.wake()
 
 
 # --- storing ------------------------------------------------------------------------------
@@ -183,7 +212,7 @@ def inbox_store(
         # No look before the insert: the unique keys (dedupe_key; mailbox + IMAP UID) refuse
         # a copy, in one statement instead of two for every message that is not one.
         with transaction.atomic(durable=True):
-            insert([row])
+            row.save(force_insert=True)
             transaction.on_commit(waker, robust=True)
     except IntegrityError:
         # A copy: stored before, or by another listener or poller at the same moment.
@@ -205,28 +234,7 @@ def _claim(*, now: datetime, limit: int) -> list[int]:
     worker died while processing it. It is quarantined instead of being tried again, so one
     message cannot kill worker after worker.
     """
-    with transaction.atomic():
-        due = InboundMessage.objects.filter(claimable(now)).order_by("received_at", "pk")
-        if db_connection.features.has_select_for_update_skip_locked:
-            # Two workers on PostgreSQL take disjoint rows instead of waiting on each other.
-            due = due.select_for_update(skip_locked=True)
-        # On SQLite the transaction holds the database's write lock from BEGIN (IMMEDIATE).
-        rows = list(due.values_list("pk", "attempts")[:limit])
-        spent = [pk for pk, attempts in rows if attempts >= settings.INBOX_MAX_ATTEMPTS]
-        if spent:
-            InboundMessage.objects.filter(pk__in=spent).update(
-                state=InboundState.QUARANTINED,
-                claimed_at=None,
-                reason=(
-                    f"Processing was interrupted {settings.INBOX_MAX_ATTEMPTS} times (the worker "
-                    "stopped while processing this message)."
-                ),
-            )
-            logger.error("Quarantined inbound message(s) %s: their worker kept stopping", spent)
-        ids = [pk for pk, attempts in rows if attempts < settings.INBOX_MAX_ATTEMPTS]
-        if ids:
-            InboundMessage.objects.filter(pk__in=ids).update(claimed_at=now)
-        return ids
+    return INBOX.claim(now=now, limit=limit)
 
 
 def _start(pk: int, claimed_at: datetime) -> InboundMessage | None:
@@ -236,62 +244,9 @@ def _start(pk: int, claimed_at: datetime) -> InboundMessage | None:
     The claim is re-stamped so a slow batch's later rows are not taken for a dead worker's;
     a row whose claim another worker took over is left to that worker.
     """
-    stamp = max(claimed_at, timezone.now())
-    if _can_return_from_update():
-        # One statement instead of an UPDATE and a SELECT: the row as this UPDATE left it
-        # (committed, autocommit), exactly what the SELECT that followed it used to read.
-        # Read through the cursor, not a RawQuerySet (which maps its columns to the model's
-        # for every row it reads): the columns are the model's own, in its order.
-        ops = db_connection.ops
-        with db_connection.cursor() as cursor:
-            cursor.execute(
-                _start_sql(db_connection.vendor),
-                [
-                    ops.adapt_datetimefield_value(stamp),
-                    pk,
-                    str(InboundState.STORED),
-                    ops.adapt_datetimefield_value(claimed_at),
-                ],
-            )
-            rows = cursor.fetchall()
-        found = _STARTED.from_rows(rows, using=db_connection.alias)
-        return found[0] if found else None
-    started = InboundMessage.objects.filter(
-        pk=pk, state=InboundState.STORED, claimed_at=claimed_at
-    ).update(attempts=F("attempts") + 1, claimed_at=stamp)
-    if not started:
+    if not INBOX.restamp(pk, claimed_at=claimed_at, now=claimed_at):
         return None
     return InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).first()
-
-
-# The row as _start's RETURNING gives it: made into an instance with the database's
-# converters, as Django would.
-_STARTED = model_rows(InboundMessage)
-
-
-@functools.cache
-def _start_sql(vendor: str) -> str:
-    """The UPDATE ... RETURNING of _start, for the database `vendor` (its quoting)."""
-    meta = InboundMessage._meta
-    quote = db_connection.ops.quote_name
-    columns = concrete_columns(InboundMessage, using=db_connection.alias)
-    return (
-        f"UPDATE {quote(meta.db_table)} "  # noqa: S608 - names from the model only
-        f"SET {quote('attempts')} = {quote('attempts')} + 1, {quote('claimed_at')} = %s "
-        f"WHERE {quote('id')} = %s AND {quote('state')} = %s "
-        f"AND {quote('claimed_at')} = %s RETURNING {columns}"
-    )
-
-
-def _can_return_from_update() -> bool:
-    """UPDATE ... RETURNING: PostgreSQL, and SQLite from 3.35."""
-    if db_connection.vendor == "postgresql":
-        return True
-    if db_connection.vendor == "sqlite":
-        import sqlite3
-
-        return sqlite3.sqlite_version_info >= (3, 35)
-    return False
 
 
 class _Superseded(Exception):
@@ -302,69 +257,30 @@ def _record(row: InboundMessage, outcome: MailOutcome) -> bool:
     # Conditional on the row still being stored, in the transaction that holds what
     # mail_to_ticket wrote: of two workers that both processed it (a claim that lapsed
     # mid-way), the second finds it processed, and its ticket is rolled back.
-    # One statement written once per database (as _start's): compiling the ORM's UPDATE for
-    # every message cost more than running it.
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            _record_sql(db_connection.vendor),
-            [
-                str(InboundState.PROCESSED),
-                str(outcome.disposition),
-                outcome.reason[:REASON_MAX],
-                outcome.ticket_id,
-                outcome.ticket_message_id,
-                db_connection.ops.adapt_datetimefield_value(timezone.now()),
-                None,
-                row.pk,
-                str(InboundState.STORED),
-            ],
-        )
-        return bool(cursor.rowcount == 1)
-
-
-@functools.cache
-def _record_sql(vendor: str) -> str:
-    """The UPDATE of _record, for the database `vendor` (its quoting)."""
-    meta = InboundMessage._meta
-    quote = db_connection.ops.quote_name
-    columns = {field.name: quote(field.column) for field in meta.concrete_fields}
-    assignments = ", ".join(f"{columns[name]} = %s" for name in _RECORDED)
-    return (
-        f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608 - model names only
-        f"WHERE {quote('id')} = %s AND {quote('state')} = %s"
+    return INBOX.finish(
+        row.pk,
+        disposition=str(outcome.disposition),
+        reason=outcome.reason[:REASON_MAX],
+        ticket_id=outcome.ticket_id,
+        ticket_message_id=outcome.ticket_message_id,
+        processed_at=timezone.now(),
     )
-
-
-# The fields _record sets, in the order of its parameters.
-_RECORDED = (
-    "state",
-    "disposition",
-    "reason",
-    "ticket",
-    "ticket_message",
-    "processed_at",
-    "claimed_at",
-)
 
 
 def _process_one(row: InboundMessage) -> str:
     """Process one started message in one transaction; the state it was left in."""
-    from supporthub.intake.email.ticketing import mail_to_ticket, transaction_of_its_own
-
     pk = row.pk
     try:
         # Whatever raises out of this block rolls the whole transaction back.
-        with transaction.atomic(), transaction_of_its_own():
-            if not _record(row, mail_to_ticket(inbound=row)):
+        with transaction.atomic():
+            if not _record(row, ticketing.mail_to_ticket(inbound=row)):
                 raise _Superseded
     except _Superseded:
         return "skipped"
     except MailUnprocessable as exc:
         # Everything mail_to_ticket wrote was rolled back with the transaction.
         reason = (str(exc) or type(exc).__name__)[:REASON_MAX]
-        InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).update(
-            state=InboundState.QUARANTINED, reason=reason, claimed_at=None
-        )
+        INBOX.give_up(pk, error=reason)
         logger.warning("Inbound message %s quarantined: %s", pk, reason)
         return InboundState.QUARANTINED
     return InboundState.PROCESSED
@@ -378,11 +294,13 @@ def _failed(pk: int, exc: Exception) -> str:
         if row is None:
             return "skipped"
         spent = row.attempts >= settings.INBOX_MAX_ATTEMPTS
-        # The claim is kept when it will be retried: it waits INBOX_CLAIM_SECONDS first.
+        # The claim's time is kept when it will be retried: it waits INBOX_CLAIM_SECONDS
+        # first. Its holder is not: this worker is alive, and only the time-out gives it back.
         InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).update(
             state=InboundState.QUARANTINED if spent else InboundState.STORED,
             reason=f"Attempt {row.attempts} failed: {reason}"[:REASON_MAX],
             claimed_at=None if spent else row.claimed_at,
+            claimed_by="",
         )
     logger.warning(
         "Inbound message %s failed (attempt %s)%s: %s",
@@ -403,6 +321,7 @@ def inbox_process_due(*, limit: int = 50, now: datetime | None = None) -> int:
     INBOX_CLAIM_SECONDS, then quarantined after INBOX_MAX_ATTEMPTS with the exception's text.
     """
     now = now or timezone.now()
+    INBOX.recover(now=now)
     ids = _claim(now=now, limit=limit)
     # The acknowledgements committed by this batch wake the outbox's worker once, when the
     # batch is done (a read, or a task row, per batch instead of per message).
@@ -423,10 +342,4 @@ def inbox_process_due(*, limit: int = 50, now: datetime | None = None) -> int:
 
 def inbox_reprocess(*, ids: Iterable[int]) -> int:
     """Put quarantined messages back in the queue with fresh attempts (the admin's action)."""
-    with transaction.atomic():
-        count = InboundMessage.objects.filter(
-            pk__in=list(ids), state=InboundState.QUARANTINED
-        ).update(state=InboundState.STORED, attempts=0, claimed_at=None, processed_at=None)
-        if count:
-            transaction.on_commit(wake_inbox, robust=True)
-    return count
+    return INBOX.retry(ids=ids)

@@ -17,7 +17,7 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.core.management import call_command
 from django.db import transaction
 
-from supporthub.notify import services
+from supporthub.notify import delivery, services
 from supporthub.notify.models import OutboxKind, OutboxMessage, OutboxState
 from supporthub.notify.selectors import outbox_stale
 from supporthub.notify.tokens import ReplyTokenInvalid, reply_token_for, reply_token_read
@@ -45,6 +45,12 @@ def _open(world: World, **kwargs: Any) -> Ticket:
 def _rows(ticket: Ticket, kind: str | None = None) -> list[OutboxMessage]:
     rows = OutboxMessage.objects.filter(ticket=ticket).order_by("pk")
     return list(rows.filter(kind=kind) if kind else rows)
+
+
+@pytest.fixture(autouse=True)
+def _no_jitter(settings: Any) -> None:
+    """The backoff's schedule exactly (the jitter is tested with the queue, worker.queue)."""
+    settings.OUTBOX_BACKOFF_JITTER = 0
 
 
 @pytest.mark.django_db
@@ -214,7 +220,7 @@ def test_delivery_sends_text_and_html_with_threading_headers_and_reply_to(
 ) -> None:
     ticket = _open(world)
     [row] = _rows(ticket)
-    assert services.outbox_deliver_due() == 1
+    assert delivery.outbox_deliver_due() == 1
     [sent] = mail.outbox
     assert sent.to == [world.carol.email]
     assert sent.subject == f"[{ticket.reference}] Cluster is red"
@@ -242,8 +248,8 @@ def test_delivery_sends_text_and_html_with_threading_headers_and_reply_to(
 @pytest.mark.django_db
 def test_nothing_is_sent_twice_when_delivery_runs_twice(world: World) -> None:
     _open(world)
-    assert services.outbox_deliver_due() == 1
-    assert services.outbox_deliver_due() == 0
+    assert delivery.outbox_deliver_due() == 1
+    assert delivery.outbox_deliver_due() == 0
     assert len(mail.outbox) == 1
 
 
@@ -262,11 +268,11 @@ def test_the_reply_token_round_trips_and_a_tampered_one_is_refused(world: World)
 
 
 def test_backoff_doubles_from_a_minute_and_stops_at_an_hour() -> None:
-    assert [services.backoff(n) for n in (1, 2, 3, 4)] == [
+    assert [delivery.backoff(n) for n in (1, 2, 3, 4)] == [
         timedelta(minutes=m) for m in (1, 2, 4, 8)
     ]
-    assert services.backoff(7) == timedelta(hours=1)
-    assert services.backoff(30) == timedelta(hours=1)
+    assert delivery.backoff(7) == timedelta(hours=1)
+    assert delivery.backoff(30) == timedelta(hours=1)
 
 
 @pytest.mark.django_db
@@ -284,24 +290,24 @@ def test_a_failing_mail_server_backs_off_then_marks_the_message_failed(
         ticket = _open(world)
         [row] = _rows(ticket)
         for _ in range(3):
-            assert services.outbox_deliver_due() == 1
+            assert delivery.outbox_deliver_due() == 1
             row.refresh_from_db()
             assert row.state == OutboxState.PENDING
             gaps.append(row.next_attempt_at - datetime.now(UTC))
-            assert services.outbox_deliver_due() == 0  # not due again yet
+            assert delivery.outbox_deliver_due() == 0  # not due again yet
             clock.move_to(row.next_attempt_at)
-        assert services.outbox_deliver_due() == 1
+        assert delivery.outbox_deliver_due() == 1
     assert gaps == [timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4)]
     row.refresh_from_db()
     assert row.state == OutboxState.FAILED
     assert row.attempts == 4
     assert "SMTPServerDisconnected: Connection unexpectedly closed" in row.last_error
-    assert services.outbox_deliver_due() == 0
+    assert delivery.outbox_deliver_due() == 0
     assert mail.outbox == []
 
     monkeypatch.undo()
-    assert services.outbox_retry(ids=[row.pk]) == 1
-    assert services.outbox_deliver_due() == 1
+    assert delivery.outbox_retry(ids=[row.pk]) == 1
+    assert delivery.outbox_deliver_due() == 1
     row.refresh_from_db()
     assert row.state == OutboxState.SENT
     assert len(mail.outbox) == 1
@@ -315,10 +321,10 @@ def test_a_message_left_sending_by_a_dead_worker_is_recovered(world: World) -> N
     OutboxMessage.objects.filter(pk=row.pk).update(
         state=OutboxState.SENDING, claimed_at=now - timedelta(minutes=5)
     )
-    assert services.outbox_deliver_due(now=now) == 0  # another worker may still be sending
+    assert delivery.outbox_deliver_due(now=now) == 0  # another worker may still be sending
     assert outbox_stale(older_than=timedelta(minutes=10), now=now + timedelta(minutes=10)) == 1
-    later = now + services.STUCK_AFTER
-    assert services.outbox_deliver_due(now=later) == 1
+    later = now + delivery.STUCK_AFTER
+    assert delivery.outbox_deliver_due(now=later) == 1
     row.refresh_from_db()
     assert row.state == OutboxState.SENT
     assert row.attempts == 2  # the interrupted send counted
@@ -336,7 +342,7 @@ def test_a_message_that_keeps_killing_its_worker_ends_up_failed(
     OutboxMessage.objects.filter(pk=row.pk).update(
         state=OutboxState.SENDING, attempts=2, claimed_at=now - timedelta(hours=1)
     )
-    assert services.outbox_deliver_due(now=now) == 0
+    assert delivery.outbox_deliver_due(now=now) == 0
     row.refresh_from_db()
     assert (row.state, row.attempts) == (OutboxState.FAILED, 3)
     assert "interrupted" in row.last_error
@@ -376,7 +382,7 @@ def test_outbox_stale_counts_rows_due_for_longer_than_asked(world: World) -> Non
     due = row.next_attempt_at
     assert outbox_stale(older_than=timedelta(minutes=5), now=due + timedelta(minutes=4)) == 0
     assert outbox_stale(older_than=timedelta(minutes=5), now=due + timedelta(minutes=6)) == 1
-    services.outbox_deliver_due()
+    delivery.outbox_deliver_due()
     assert outbox_stale(older_than=timedelta(minutes=5), now=due + timedelta(minutes=6)) == 0
 
 
@@ -407,7 +413,7 @@ def test_two_workers_on_postgresql_claim_disjoint_rows(world: World) -> None:
 
     def other_worker() -> None:
         try:
-            claimed.extend(services._claim(now=datetime.now(UTC), limit=10))
+            claimed.extend(delivery.OUTBOX.claim(now=datetime.now(UTC), limit=10))
         finally:
             connection.close()  # this thread's own connection
 
@@ -424,11 +430,11 @@ def test_two_workers_on_postgresql_claim_disjoint_rows(world: World) -> None:
 def test_a_slow_worker_does_not_send_a_row_another_worker_took_back(world: World) -> None:
     ticket = _open(world)
     now = datetime.now(UTC)
-    [claimed] = services._claim(now=now, limit=10)
+    [claimed] = delivery.OUTBOX.claim(now=now, limit=10)
     stale = OutboxMessage.objects.get(pk=claimed)
     # Meanwhile another worker recovered it as stuck and claimed it afresh.
     OutboxMessage.objects.filter(pk=claimed).update(claimed_at=now + timedelta(minutes=16))
-    services._deliver(stale, connection=None, now=now)
+    delivery.OUTBOX.process(stale, handle=lambda row: delivery.send(row, connection=None), now=now)
     assert mail.outbox == []
     assert _rows(ticket)[0].state == OutboxState.SENDING
 
@@ -451,7 +457,7 @@ def test_any_mail_without_a_ticket_is_enqueued_once_per_event_and_delivered(
     assert row.subject == "Re: How do I get support?"
     assert row.headers == {"Auto-Submitted": "auto-generated"}
 
-    assert services.outbox_deliver_due(limit=10) == 1
+    assert delivery.outbox_deliver_due(limit=10) == 1
 
     [sent] = mail.outbox
     assert sent.to == ["stranger@example.com"]

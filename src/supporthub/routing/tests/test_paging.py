@@ -11,9 +11,9 @@ import pytest
 import time_machine
 from django.core import mail
 
+from supporthub.notify.delivery import outbox_deliver_due
 from supporthub.notify.models import OutboxKind, OutboxMessage
-from supporthub.notify.services import outbox_deliver_due
-from supporthub.routing import paging
+from supporthub.routing import delivery, paging
 from supporthub.routing.models import (
     Page,
     PageAction,
@@ -35,6 +35,13 @@ from supporthub.testing import factories as f
 from supporthub.testing.world import World, viewer_of
 from supporthub.tickets import services as tickets
 from supporthub.tickets.models import Channel, Status, Ticket, TicketType
+
+
+@pytest.fixture(autouse=True)
+def _no_jitter(settings: Any) -> None:
+    """The backoff's schedule exactly (the jitter is tested with the queue, worker.queue)."""
+    settings.PAGING_BACKOFF_JITTER = 0
+
 
 # -- who is paged, and when -------------------------------------------------------------------
 
@@ -235,8 +242,8 @@ def test_solving_the_ticket_resolves_the_page_after_the_trigger(
     actions = list(PageDelivery.objects.order_by("pk").values_list("action", "state"))
     assert actions == [("trigger", "pending"), ("resolve", "pending")]
     # The resolve waits while the trigger is still on its way.
-    assert paging.paging_deliver_due(limit=1) == 1
-    assert paging.paging_deliver_due() == 1
+    assert delivery.paging_deliver_due(limit=1) == 1
+    assert delivery.paging_deliver_due() == 1
     sent = [r.json()["event_action"] for r in receiver.accepted()]
     assert sent == ["trigger", "resolve"]
     assert {r.json()["dedup_key"] for r in receiver.accepted()} == {ticket.reference}
@@ -254,14 +261,14 @@ def test_a_resolve_is_not_sent_before_a_retrying_trigger(
     receiver.script = [Reply(500)]
     with time_machine.travel(NIGHT, tick=False) as clock:
         ticket = open_at(acme, NIGHT)
-        paging.paging_deliver_due()  # the trigger fails once and waits 30 s
+        delivery.paging_deliver_due()  # the trigger fails once and waits 30 s
         tickets.ticket_set_status(
             ticket=ticket, status=Status.SOLVED, viewer=viewer_of(world.alice)
         )
-        assert paging.paging_deliver_due() == 0  # the resolve waits for the trigger
+        assert delivery.paging_deliver_due() == 0  # the resolve waits for the trigger
         clock.shift(timedelta(seconds=30))
-        assert paging.paging_deliver_due() == 1
-        assert paging.paging_deliver_due() == 1
+        assert delivery.paging_deliver_due() == 1
+        assert delivery.paging_deliver_due() == 1
     assert [r.json()["event_action"] for r in receiver.accepted()] == ["trigger", "resolve"]
 
 
@@ -270,7 +277,7 @@ def test_the_reconciler_acknowledges_and_resolves_whatever_path_moved_the_ticket
 ) -> None:
     Rotation.objects.filter(pk=rotations["eu"].pk).update(pagerduty_routing_key=ROUTING_KEY)
     ticket = open_at(acme, NIGHT)
-    paging.paging_deliver_due()
+    delivery.paging_deliver_due()
     tickets.ticket_reply(ticket=ticket, viewer=viewer_of(world.alice), body="On it.")
     assert paging.paging_sweep() == (1, 0)
     assert ticket.audit.get(code="oncall.acknowledged").data["why"] == "first response"
@@ -278,8 +285,8 @@ def test_the_reconciler_acknowledges_and_resolves_whatever_path_moved_the_ticket
     Ticket.objects.filter(pk=ticket.pk).update(status=Status.CLOSED)
     assert paging.paging_sweep() == (0, 1)
     assert paging.paging_sweep() == (0, 0)
-    paging.paging_deliver_due()
-    paging.paging_deliver_due()
+    delivery.paging_deliver_due()
+    delivery.paging_deliver_due()
     assert [r.json()["event_action"] for r in receiver.accepted()] == [
         "trigger",
         "acknowledge",
@@ -293,10 +300,10 @@ def test_a_failed_trigger_of_a_resolved_page_is_not_retried(
     Rotation.objects.filter(pk=rotations["eu"].pk).update(pagerduty_routing_key=ROUTING_KEY)
     receiver.script = [Reply(400)]
     ticket = open_at(acme, NIGHT)
-    paging.paging_deliver_due()
+    delivery.paging_deliver_due()
     tickets.ticket_set_status(ticket=ticket, status=Status.SOLVED, viewer=viewer_of(world.alice))
     trigger = PageDelivery.objects.get(action=PageAction.TRIGGER)
-    assert paging.page_delivery_retry(ids=[trigger.pk]) == 0
+    assert delivery.page_delivery_retry(ids=[trigger.pk]) == 0
 
 
 def test_every_paging_audit_code_has_a_label() -> None:

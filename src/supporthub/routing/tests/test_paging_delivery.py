@@ -11,7 +11,7 @@ import pytest
 import time_machine
 
 from supporthub.notify import webhook
-from supporthub.routing import paging
+from supporthub.routing import delivery, paging
 from supporthub.routing.models import (
     DeliveryState,
     PageAction,
@@ -28,6 +28,13 @@ from supporthub.routing.tests.paging_world import (
 from supporthub.routing.tests.receiver import Receiver, Reply
 from supporthub.testing.world import World
 from supporthub.tickets.models import Ticket
+
+
+@pytest.fixture(autouse=True)
+def _no_jitter(settings: Any) -> None:
+    """The backoff's schedule exactly (the jitter is tested with the queue, worker.queue)."""
+    settings.PAGING_BACKOFF_JITTER = 0
+
 
 # -- PagerDuty through a local receiver -------------------------------------------------------
 
@@ -46,31 +53,31 @@ def test_pagerduty_gets_one_trigger_through_429_500_and_a_timeout(
         [row] = PageDelivery.objects.filter(page__ticket=ticket)
         assert (row.transport, row.action) == (Transport.PAGERDUTY, PageAction.TRIGGER)
 
-        assert paging.paging_deliver_due() == 1  # 429: wait as long as asked
+        assert delivery.paging_deliver_due() == 1  # 429: wait as long as asked
         row.refresh_from_db()
         assert (row.state, row.attempts, row.last_status) == (DeliveryState.PENDING, 1, 429)
         assert row.next_attempt_at == NIGHT + timedelta(seconds=120)
-        assert paging.paging_deliver_due() == 0  # not due yet
+        assert delivery.paging_deliver_due() == 0  # not due yet
 
         clock.shift(timedelta(seconds=120))
-        assert paging.paging_deliver_due() == 1  # 500: back off a minute (2nd failure)
+        assert delivery.paging_deliver_due() == 1  # 500: back off a minute (2nd failure)
         row.refresh_from_db()
         assert (row.attempts, row.last_status) == (2, 500)
         assert row.next_attempt_at == NIGHT + timedelta(seconds=180)
 
         clock.shift(timedelta(seconds=60))
-        assert paging.paging_deliver_due() == 1  # no answer: back off two minutes
+        assert delivery.paging_deliver_due() == 1  # no answer: back off two minutes
         row.refresh_from_db()
         assert (row.state, row.attempts, row.last_status) == (DeliveryState.PENDING, 3, None)
         assert "timed out" in row.last_error
 
         clock.shift(timedelta(minutes=2))
-        assert paging.paging_deliver_due() == 1
+        assert delivery.paging_deliver_due() == 1
         row.refresh_from_db()
         assert (row.state, row.attempts, row.last_status) == (DeliveryState.SENT, 4, 202)
 
         clock.shift(timedelta(hours=1))
-        assert paging.paging_deliver_due() == 0  # a later run sends nothing more
+        assert delivery.paging_deliver_due() == 0  # a later run sends nothing more
 
     assert len(receiver.requests) == 4
     [accepted] = receiver.accepted("/v2/enqueue")
@@ -99,7 +106,7 @@ def test_a_refused_event_fails_at_once_and_the_admin_can_retry_it(
     Rotation.objects.filter(pk=rotations["eu"].pk).update(pagerduty_routing_key=ROUTING_KEY)
     receiver.script = [Reply(400)]
     ticket = open_at(acme, NIGHT)
-    paging.paging_deliver_due()
+    delivery.paging_deliver_due()
     row = PageDelivery.objects.get()
     assert (row.state, row.attempts, row.last_status) == (DeliveryState.FAILED, 1, 400)
     failed = ticket.audit.get(code="oncall.page_failed").data
@@ -113,7 +120,7 @@ def test_a_refused_event_fails_at_once_and_the_admin_can_retry_it(
     assert response.status_code == 302
     row.refresh_from_db()
     assert (row.state, row.attempts) == (DeliveryState.PENDING, 0)
-    paging.paging_deliver_due()
+    delivery.paging_deliver_due()
     row.refresh_from_db()
     assert row.state == DeliveryState.SENT
     assert len(receiver.accepted()) == 1
@@ -128,9 +135,9 @@ def test_a_delivery_gives_up_after_the_last_attempt(
     receiver.script = [Reply(503), Reply(503)]
     with time_machine.travel(NIGHT, tick=False) as clock:
         ticket = open_at(acme, NIGHT)
-        paging.paging_deliver_due()
+        delivery.paging_deliver_due()
         clock.shift(timedelta(minutes=1))
-        paging.paging_deliver_due()
+        delivery.paging_deliver_due()
     row = PageDelivery.objects.get()
     assert (row.state, row.attempts) == (DeliveryState.FAILED, 2)
     assert codes(ticket)[-1] == "oncall.page_failed"
@@ -148,8 +155,8 @@ def test_a_retry_after_date_is_honoured_and_capped() -> None:
     assert huge.retry_after(now=now) == timedelta(days=1)
     far = Response(429, {"retry-after": "Fri, 31 Dec 9999 23:59:59 GMT"}, "")
     assert far.retry_after(now=now) == timedelta(days=1)
-    assert paging.backoff(1) == timedelta(seconds=30)
-    assert paging.backoff(20) == timedelta(minutes=15)
+    assert delivery.backoff(1) == timedelta(seconds=30)
+    assert delivery.backoff(20) == timedelta(minutes=15)
 
 
 # -- the signed webhook -------------------------------------------------------------------------
@@ -165,9 +172,9 @@ def test_the_webhook_is_signed_and_carries_a_delivery_id_that_survives_retries(
     receiver.script = [Reply(502)]
     with time_machine.travel(NIGHT, tick=False) as clock:
         ticket = open_at(acme, NIGHT)
-        paging.paging_deliver_due()
+        delivery.paging_deliver_due()
         clock.shift(timedelta(seconds=30))
-        paging.paging_deliver_due()
+        delivery.paging_deliver_due()
         first, second = receiver.requests
         row = PageDelivery.objects.get()
         assert row.state == DeliveryState.SENT
@@ -216,7 +223,7 @@ def test_settings_configure_pages_for_rotations_that_name_none(
         "webhook",
         "email",
     ]
-    assert paging.paging_deliver_due() == 2
+    assert delivery.paging_deliver_due() == 2
     assert sorted(r.path for r in receiver.accepted()) == ["/hook", "/v2/enqueue"]
 
 
@@ -229,8 +236,8 @@ def test_two_workers_claim_a_delivery_once(
     Rotation.objects.filter(pk=rotations["eu"].pk).update(pagerduty_routing_key=ROUTING_KEY)
     open_at(acme, NIGHT)
     now = datetime.now(UTC)
-    first = paging._claim(now=now, limit=10)
-    second = paging._claim(now=now, limit=10)
+    first = delivery.DELIVERIES.claim(now=now, limit=10)
+    second = delivery.DELIVERIES.claim(now=now, limit=10)
     assert len(first) == 1 and second == []
 
 
@@ -240,10 +247,10 @@ def test_a_slow_worker_does_not_send_a_delivery_another_worker_took_back(
     Rotation.objects.filter(pk=rotations["eu"].pk).update(pagerduty_routing_key=ROUTING_KEY)
     open_at(acme, NIGHT)
     now = datetime.now(UTC)
-    [claimed] = paging._claim(now=now, limit=10)
+    [claimed] = delivery.DELIVERIES.claim(now=now, limit=10)
     stale = PageDelivery.objects.get(pk=claimed)
     PageDelivery.objects.filter(pk=claimed).update(claimed_at=now + timedelta(minutes=6))
-    paging._deliver(stale, now=now)
+    delivery.DELIVERIES.process(stale, handle=delivery.deliver, now=now)
     assert receiver.requests == []
 
 
@@ -253,8 +260,8 @@ def test_a_delivery_left_sending_by_a_dead_worker_is_recovered(
     Rotation.objects.filter(pk=rotations["eu"].pk).update(pagerduty_routing_key=ROUTING_KEY)
     open_at(acme, NIGHT)
     now = datetime.now(UTC)
-    paging._claim(now=now - timedelta(minutes=10), limit=10)
-    assert paging.paging_deliver_due(now=now) == 1
+    delivery.DELIVERIES.claim(now=now - timedelta(minutes=10), limit=10)
+    assert delivery.paging_deliver_due(now=now) == 1
     row = PageDelivery.objects.get()
     assert (row.state, row.attempts) == (DeliveryState.SENT, 2)
     assert len(receiver.accepted()) == 1
@@ -279,7 +286,7 @@ def test_two_workers_running_at_once_send_one_page(
     def worker() -> None:
         try:
             barrier.wait(timeout=10)
-            tried.append(paging.paging_deliver_due(limit=50))
+            tried.append(delivery.paging_deliver_due(limit=50))
         finally:
             connection.close()  # this thread's own connection
 

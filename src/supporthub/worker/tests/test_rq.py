@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django_tasks import TaskResultStatus
 
-from supporthub.worker import tasks, wake
+from supporthub.notify import delivery, tasks
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -38,7 +38,7 @@ def test_wake_with_redis_unreachable_logs_and_does_not_raise(
 ) -> None:
     # Nothing listens on port 1: the broker is "down".
     with _rq_settings("redis://127.0.0.1:1/0"), caplog.at_level(logging.WARNING):
-        wake()
+        delivery.wake()
 
     [record] = [r for r in caplog.records if r.name == "supporthub.worker"]
     assert "Could not wake a worker" in record.getMessage()

@@ -8,7 +8,8 @@ from django.core.management import call_command
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
-from supporthub.worker import tasks, wake
+from supporthub.notify import delivery, tasks
+from supporthub.worker import wake
 
 pytestmark = pytest.mark.django_db
 
@@ -53,9 +54,9 @@ def _queued() -> list[str]:
 def test_wake_stores_a_task_row_and_a_worker_run_delivers_the_outbox(outbox: FakeOutbox) -> None:
     outbox.delivered = [3]
 
-    wake()
+    delivery.wake()
 
-    assert _queued() == ["supporthub.worker.tasks.deliver_outbox"]
+    assert _queued() == ["supporthub.notify.tasks.deliver_outbox"]
     assert outbox.deliver_calls == []  # enqueued, not run in the caller
 
     call_command("db_worker", "--batch", "--no-startup-delay", "--queue-name", "default")
@@ -72,22 +73,22 @@ def test_a_wake_up_already_waiting_is_not_doubled_but_one_taken_by_a_worker_is(
     from supporthub.intake.email.tasks import process_inbox
 
     for _ in range(5):  # a flood of mail and its acknowledgements
-        wake()
+        delivery.wake()
         wake(process_inbox)
     assert sorted(_queued()) == [
         "supporthub.intake.email.tasks.process_inbox",
-        "supporthub.worker.tasks.deliver_outbox",
+        "supporthub.notify.tasks.deliver_outbox",
     ]
 
     # Once a worker has taken the waiting one (RUNNING), it may already have looked for
     # rows: a row committed now needs a wake-up of its own.
-    DBTaskResult.objects.filter(task_path="supporthub.worker.tasks.deliver_outbox").update(
+    DBTaskResult.objects.filter(task_path="supporthub.notify.tasks.deliver_outbox").update(
         status=TaskResultStatus.RUNNING
     )
-    wake()
+    delivery.wake()
     assert sorted(_queued()) == [
         "supporthub.intake.email.tasks.process_inbox",
-        "supporthub.worker.tasks.deliver_outbox",
+        "supporthub.notify.tasks.deliver_outbox",
     ]
     assert DBTaskResult.objects.count() == 3
 
@@ -105,7 +106,7 @@ def test_deliver_outbox_stops_after_its_rounds_and_requeues_itself(outbox: FakeO
 
     assert tasks.deliver_outbox.call() == tasks.ROUNDS * tasks.BATCH
     assert len(outbox.deliver_calls) == tasks.ROUNDS
-    assert _queued() == ["supporthub.worker.tasks.deliver_outbox"]
+    assert _queued() == ["supporthub.notify.tasks.deliver_outbox"]
 
 
 def test_reconcile_requeues_delivery_when_rows_are_stale(outbox: FakeOutbox) -> None:
@@ -114,7 +115,7 @@ def test_reconcile_requeues_delivery_when_rows_are_stale(outbox: FakeOutbox) -> 
     assert tasks.reconcile.call() == 4
 
     assert outbox.stale_calls == [{"older_than": timedelta(minutes=1)}]
-    assert _queued() == ["supporthub.worker.tasks.deliver_outbox"]
+    assert _queued() == ["supporthub.notify.tasks.deliver_outbox"]
 
 
 def test_reconcile_does_nothing_when_nothing_is_stale(outbox: FakeOutbox) -> None:

@@ -268,7 +268,7 @@ def test_a_message_another_worker_finished_meanwhile_keeps_only_that_workers_tic
 
         def atomic(self) -> object:
             self.calls += 1
-            if self.calls == 2:  # the 1st is the claim, the 2nd the processing transaction
+            if self.calls == 1:  # the processing transaction (the claim is worker.queue's)
                 InboundMessage.objects.filter(pk=row.pk).update(
                     state=InboundState.PROCESSED, reason="Done by the other worker."
                 )

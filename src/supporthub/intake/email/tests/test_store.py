@@ -121,7 +121,7 @@ def test_a_collision_that_is_not_a_copy_is_not_hidden(monkeypatch: pytest.Monkey
     def fail(*args: object, **kwargs: object) -> None:
         raise IntegrityError("something else entirely")
 
-    monkeypatch.setattr(services, "insert", fail)
+    monkeypatch.setattr(InboundMessage, "save", fail)
     with pytest.raises(IntegrityError):
         inbox_store(raw=message(8), source=Source.SMTP, mailbox="smtp://a")
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from supporthub.notify.services import outbox_deliver_due
+from supporthub.notify.delivery import outbox_deliver_due
+from supporthub.worker import loop
 
 
 class Command(BaseCommand):
@@ -29,12 +29,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         interval = max(float(options["interval"]), 0.1)
         limit = max(int(options["limit"]), 1)
-        while True:
+
+        def deliver() -> bool:
             attempted = outbox_deliver_due(limit=limit)
             if attempted:
                 self.stdout.write(f"{attempted} message(s) attempted")
-            if options["once"]:
-                return
-            if attempted < limit:
-                # A full pass means more may be waiting: go again at once.
-                time.sleep(interval)
+            return attempted >= limit  # a full pass: more may be waiting, go again at once
+
+        loop(deliver, pause=interval, once=options["once"])

@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import sys
 from argparse import ArgumentParser
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
+from supporthub.businesstime import ICalendarError
+from supporthub.customers.models import Organisation
 from supporthub.policies.loader import PolicyError, load_policy
 from supporthub.sla.replay import replay
-from supporthub.sla.services import retime_open_tickets
+from supporthub.sla.services import closures_import_ical, retime_open_tickets
+from supporthub.sla.warnings import breach_scan
+from supporthub.worker import loop as run_loop
 
 
 class Command(BaseCommand):
@@ -67,16 +75,11 @@ class Command(BaseCommand):
             )
 
     def _scan(self, *, loop: bool, every: float | None, chatty: bool) -> None:
-        import time
-
-        from django.conf import settings
-
-        from supporthub.sla.warnings import breach_scan
-
         pause = settings.SLA_SCAN_EVERY if every is None else every
         if pause <= 0:
             raise CommandError("--every: must be a positive number of seconds", returncode=2)
-        while True:
+
+        def scan() -> bool:
             result = breach_scan()
             if result.due or not loop or chatty:  # a loop reports only scans that found work
                 self.stdout.write(
@@ -84,20 +87,11 @@ class Command(BaseCommand):
                     f"breach(es) notified, {result.escalated} escalated"
                 )
                 self.stdout.flush()
-            if not loop:
-                return
-            time.sleep(pause)
+            return False  # a scan takes everything due: the next one waits its pause
+
+        run_loop(scan, pause=pause, once=not loop)
 
     def _closures_import(self, options: dict[str, Any]) -> None:
-        from datetime import date
-
-        from django.core.exceptions import ValidationError
-        from django.utils import timezone
-
-        from supporthub.businesstime import ICalendarError
-        from supporthub.customers.models import Organisation
-        from supporthub.sla.services import closures_import_ical
-
         today = timezone.localdate()
         try:
             start = date.fromisoformat(options["start"]) if options["start"] else None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from argparse import ArgumentParser
 from typing import Any
 
@@ -10,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from supporthub.intake.email.selectors import inbox_counts
 from supporthub.intake.email.services import inbox_process_due, inbox_reprocess
+from supporthub.worker import loop
 
 
 class Command(BaseCommand):
@@ -42,14 +42,14 @@ class Command(BaseCommand):
         interval = max(float(options["interval"]), 0.05)
         limit = max(int(options["limit"]), 1)
         total = 0
-        while True:
+
+        def process() -> bool:
+            nonlocal total
             taken = inbox_process_due(limit=limit)
             total += taken
             if taken:
                 self.stdout.write(f"{taken} message(s) taken")
-            if taken < limit:
-                if options["once"]:
-                    self.stdout.write(f"{total} message(s) taken in all")
-                    return
-                # A full pass means more may be waiting: go again at once.
-                time.sleep(interval)
+            return taken >= limit  # a full pass: more may be waiting, go again at once
+
+        loop(process, pause=interval, until_idle=options["once"])
+        self.stdout.write(f"{total} message(s) taken in all")
