@@ -17,7 +17,6 @@ from supporthub.testing.database import drop_this_connection
 from supporthub.worker.management.commands import worker
 from supporthub.worker.registry import Periodic, periodic_jobs
 
-
 SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
 PR_GET_PDEATHSIG = 2
 
