@@ -1,7 +1,12 @@
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import textwrap
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,20 +17,44 @@ from supporthub.testing.database import drop_this_connection
 from supporthub.worker.management.commands import worker
 from supporthub.worker.registry import Periodic, periodic_jobs
 
+SLEEPER = [sys.executable, "-c", "import time; time.sleep(60)"]
+PR_GET_PDEATHSIG = 2
+
 
 @pytest.fixture
 def spawned(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen[bytes]]:
-    """Replace the backend's worker by a sleeping child, and keep hold of it."""
+    """Replace the backend's worker by a sleeping child (started as the command starts it,
+    death signal included), and keep hold of it; the start's wake-up is left out."""
     children: list[subprocess.Popen[bytes]] = []
     real_popen = subprocess.Popen
 
     def popen(command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-        child = real_popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        child = real_popen(SLEEPER, **kwargs)
         children.append(child)
         return child
 
     monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(worker, "wake_all", lambda: None)
     return children
+
+
+def _gone(pid: int, *, within: float) -> bool:
+    """Whether process `pid` has ended (exited or a zombie nobody reaped yet) in time."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in {"Z", "X"}:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's"
+)
 
 
 def test_worker_runs_each_periodic_job_at_its_interval_and_stops_its_backend_worker(
@@ -86,6 +115,112 @@ def test_worker_fails_when_its_backend_worker_dies(
 
     with pytest.raises(CommandError, match="The task worker exited"):
         call_command("worker")
+
+
+def test_a_fresh_worker_wakes_every_queue_once_its_backend_worker_is_started(
+    spawned: list[subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+    monkeypatch.setattr(worker, "wake_all", lambda: events.append(f"wake ({len(spawned)})"))
+    monkeypatch.setattr(
+        worker, "periodic_jobs", lambda: [Periodic("job", 30, lambda: events.append("job"))]
+    )
+    monkeypatch.setattr(worker.Command, "_prune", lambda self: None)
+
+    call_command("worker", "--cycles", "1")
+
+    # Once, after the child is started (so it is there to take the wake-ups), before any job.
+    assert events == ["wake (1)", "job"]
+
+
+@linux_only
+def test_the_backend_worker_is_started_with_its_death_signal_set(
+    monkeypatch: pytest.MonkeyPatch, settings: Any, tmp_path: Path
+) -> None:
+    """The child asks the kernel itself (prctl PR_GET_PDEATHSIG) which signal it will get."""
+    report = tmp_path / "pdeathsig"
+    probe = textwrap.dedent(f"""
+        import ctypes, pathlib, time
+        signum = ctypes.c_int()
+        ctypes.CDLL(None).prctl({PR_GET_PDEATHSIG}, ctypes.byref(signum), 0, 0, 0)
+        pathlib.Path({str(report)!r}).write_text(str(signum.value))
+        time.sleep(60)
+    """)
+    real_popen = subprocess.Popen
+    children: list[subprocess.Popen[bytes]] = []
+
+    def popen(command: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        children.append(real_popen([sys.executable, "-c", probe], **kwargs))
+        return children[-1]
+
+    def reported() -> None:
+        deadline = time.monotonic() + 20
+        while not report.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(worker, "wake_all", lambda: None)
+    monkeypatch.setattr(worker, "periodic_jobs", lambda: [Periodic("wait", 30, reported)])
+    monkeypatch.setattr(worker.Command, "_prune", lambda self: None)
+    signals = {}
+    for backend in ("db", "rq"):
+        settings.TASKS_BACKEND = backend
+        report.unlink(missing_ok=True)
+        call_command("worker", "--cycles", "1")
+        signals[backend] = int(report.read_text())
+
+    assert signals == {"db": signal.SIGKILL, "rq": signal.SIGTERM}
+    assert all(child.poll() is not None for child in children)
+
+
+@linux_only
+def test_the_backend_worker_dies_with_a_sigkilled_worker(tmp_path: Path) -> None:
+    """A real `supporthub worker` process (its backend's worker a sleeper that says its pid)
+    is SIGKILLed: no handler runs in it, yet its child is gone within a few seconds."""
+    child_pid = tmp_path / "child.pid"
+    script = textwrap.dedent(f"""
+        import django, pathlib, subprocess, sys
+        django.setup()
+        from django.core.management import call_command
+        from supporthub.worker.management.commands import worker
+        sleeper = [sys.executable, "-c", "import os, pathlib, time; "
+                   "pathlib.Path({str(child_pid)!r}).write_text(str(os.getpid())); "
+                   "time.sleep(120)"]
+        worker.backend_worker_command = lambda: sleeper
+        worker.periodic_jobs = lambda: []
+        worker.wake_all = lambda: None
+        worker.Command._prune = lambda self: None
+        call_command("worker")
+    """)
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "supporthub.settings"}
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 30
+        while not child_pid.exists() or not child_pid.read_text():
+            assert parent.poll() is None, "the worker exited before starting its child"
+            assert time.monotonic() < deadline, "the worker's child never started"
+            time.sleep(0.05)
+        pid = int(child_pid.read_text())
+        assert not _gone(pid, within=0.5)  # it runs while its parent does
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+
+    assert _gone(pid, within=5), f"child {pid} outlived its SIGKILLed parent"
+
+
+@linux_only
+def test_a_child_whose_parent_died_before_prctl_ran_exits_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parent may die between fork and prctl: then no death signal will ever come, so the
+    child checks that its parent is still the one that forked it, and exits if not."""
+    preexec = worker.dies_with_parent(signal.SIGKILL)
+    monkeypatch.setattr(os, "getppid", lambda: 1)  # seen in the fork: reparented to init
+
+    child = subprocess.Popen(SLEEPER, preexec_fn=preexec)  # noqa: S603
+
+    assert child.wait(timeout=10) == 1
 
 
 def test_the_backend_worker_command_follows_tasks_backend(settings: Any) -> None:

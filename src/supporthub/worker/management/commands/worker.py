@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import subprocess  # noqa: S404
 import sys
 import threading
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -16,11 +19,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections
 
+from supporthub.worker.queue import wake_all
 from supporthub.worker.registry import Periodic, periodic_jobs
 
 logger = logging.getLogger("supporthub.worker")
 # The database backend keeps a row per finished task (one per wake-up): clear the old ones.
 PRUNE_EVERY = 3600.0
+# prctl(2)'s option that has the kernel signal a process when its parent dies (Linux only).
+PR_SET_PDEATHSIG = 1
 
 
 def backend_worker_command() -> list[str]:
@@ -28,7 +34,41 @@ def backend_worker_command() -> list[str]:
     run = [sys.executable, "-m", "supporthub"]
     if settings.TASKS_BACKEND == "rq":
         return [*run, "rqworker", "--job-class", "django_tasks_rq.Job", "default"]
-    return [*run, "db_worker", "--queue-name", "default", "--interval", "1"]
+    # Never the autoreloader (db_worker's default under DEBUG): it would run the tasks in a
+    # grandchild, which the death signal below does not reach.
+    return [*run, "db_worker", "--queue-name", "default", "--interval", "1", "--no-reload"]
+
+
+def death_signal() -> signal.Signals:
+    """The signal the backend's worker gets when `supporthub worker` dies.
+
+    db_worker is killed outright: on SIGTERM it would finish its current task first (a drain
+    can take many seconds), unsupervised all that time, and nothing is lost by the kill, since
+    the rows are the truth and a claim whose holder is gone is recovered in seconds. rqworker
+    gets SIGTERM, its warm shutdown: it runs each job in a work horse of its own, which a
+    SIGKILL of rqworker would leave behind, and which its shutdown waits for and reaps.
+    """
+    return signal.SIGTERM if settings.TASKS_BACKEND == "rq" else signal.SIGKILL
+
+
+def dies_with_parent(signum: int) -> Callable[[], None] | None:
+    """A `preexec_fn` that has the child sent `signum` when this process dies (Linux's
+    PR_SET_PDEATHSIG; None elsewhere, where the child is only stopped on a clean exit).
+
+    The kernel sends it when the *thread* that forked the child ends, so call Popen from the
+    main thread (the command does: it also sets signal handlers, which only it may). If the
+    parent died before prctl ran, the child is already an orphan and exits at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up here, before the fork
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0) != 0 or os.getppid() != parent:
+            os._exit(1)
+
+    return preexec
 
 
 class Command(BaseCommand):
@@ -55,7 +95,13 @@ class Command(BaseCommand):
         previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
 
         command = backend_worker_command()
-        child = subprocess.Popen(command)  # noqa: S603
+        # Popen from the main thread: the death signal follows the thread that forks.
+        child = subprocess.Popen(  # noqa: S603
+            command, preexec_fn=dies_with_parent(death_signal())
+        )
+        # A fresh worker first drains whatever is waiting (its wake-up may have died with the
+        # worker before it), instead of waiting for a reconciler's first minute.
+        wake_all()
         logger.info(
             "Worker started (pid %d, backend %s); periodic jobs: %s",
             child.pid,
