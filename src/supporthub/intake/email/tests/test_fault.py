@@ -283,7 +283,8 @@ def _send_all(port: int, numbers: list[int], sender: str, deadline: float) -> tu
     return accepted, retries
 
 
-# Slow by design (about 30-60 s): it is the proof that a crash loses and repeats nothing.
+# Slow by design (a minute or two: each worker is two processes to start): it is the proof
+# that a crash loses and repeats nothing.
 @pytest.mark.django_db(transaction=True)
 def test_sigkilling_the_listener_and_workers_at_random_loses_and_duplicates_nothing(
     world: World, tmp_path: Path
