@@ -378,16 +378,27 @@ if IMAP_HOST and IMAP_PROCESSED_FOLDER.strip() in {"", IMAP_FOLDER}:
     raise ImproperlyConfigured("IMAP_PROCESSED_FOLDER must name a folder other than IMAP_FOLDER")
 
 # --- intake.email: mail to ticket ---
-# The From header is only as trustworthy as the receiving server's checks. When set, this is
-# the authserv-id our MX writes in Authentication-Results (RFC 8601, e.g. mx1.example.com):
-# mail claiming to be from a Support Contact then needs a DMARC pass, or a DKIM or SPF pass
-# aligned with the From domain, in a result stamped with this id, or it is quarantined
-# (unknown senders failing it are not answered). Empty (the default): From is trusted.
+# The From header is only as trustworthy as what checks it, and the operator must choose one
+# (until then `check --deploy` reports an error and the listener and poller log one at start):
+# - INBOUND_MAIL_AUTHSERV_ID: the authserv-id our MX writes in Authentication-Results
+#   (RFC 8601, e.g. mx1.example.com): mail claiming to be from a Support Contact needs a
+#   DMARC pass, or a DKIM or SPF pass aligned with the From domain, stamped with this id;
+# - INBOUND_MAIL_VERIFY_DKIM=true: the product verifies DKIM itself (dkimpy), and needs a
+#   signature aligned with the From domain;
+# - INBOUND_MAIL_TRUST_FROM=true: From is taken on trust (the demo; a closed network).
+# Mail from a contact that is not proven is quarantined (unknown senders are not answered).
 INBOUND_MAIL_AUTHSERV_ID = env_str("INBOUND_MAIL_AUTHSERV_ID", "").strip()
 if any(not (c.isascii() and (c.isalnum() or c in ".-_")) for c in INBOUND_MAIL_AUTHSERV_ID):
     raise ImproperlyConfigured(
         f"INBOUND_MAIL_AUTHSERV_ID={INBOUND_MAIL_AUTHSERV_ID!r} is not a host name "
         "(the authserv-id of Authentication-Results, e.g. mx1.example.com)"
+    )
+INBOUND_MAIL_VERIFY_DKIM = env_bool("INBOUND_MAIL_VERIFY_DKIM", False)
+INBOUND_MAIL_TRUST_FROM = env_bool("INBOUND_MAIL_TRUST_FROM", False)
+if INBOUND_MAIL_TRUST_FROM and (INBOUND_MAIL_AUTHSERV_ID or INBOUND_MAIL_VERIFY_DKIM):
+    raise ImproperlyConfigured(
+        "INBOUND_MAIL_TRUST_FROM=true contradicts INBOUND_MAIL_AUTHSERV_ID or "
+        "INBOUND_MAIL_VERIFY_DKIM: choose one way of trusting the From address"
     )
 
 # --- sla warnings (breach warnings, auto-escalation) ---

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import User
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, ViewportSize, expect
 
 from supporthub.staff.models import Role
 from supporthub.testing import factories as f
@@ -17,7 +17,8 @@ from supporthub.tickets.models import Ticket
 pytestmark = pytest.mark.browser
 
 PASSWORD = "pw-for-tests"  # the factories' password
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 
 
 def _incident(page: Page) -> Ticket:
@@ -46,7 +47,7 @@ def _check(page: Page, path: str, found: dict[str, list[str]]) -> None:
     problems = axe_violations(page)
     page.set_viewport_size(PHONE)
     problems.extend(too_wide(page))
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size(DESKTOP)
     if problems:
         found[path] = problems
 
@@ -57,7 +58,7 @@ def _fits_a_phone(page: Page, path: str, found: dict[str, list[str]]) -> None:
     page.goto(path)
     page.wait_for_load_state("networkidle")
     problems = too_wide(page)
-    page.set_viewport_size({"width": 1280, "height": 900})
+    page.set_viewport_size(DESKTOP)
     if problems:
         found[path] = problems
 
