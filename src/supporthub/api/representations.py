@@ -9,7 +9,8 @@ from typing import Any
 from django.urls import reverse
 
 from supporthub.policies.models import PolicyVersion
-from supporthub.sla.services import first_response_state, iso
+from supporthub.sla.clocks import iso
+from supporthub.sla.selectors import first_response_state
 from supporthub.tickets.models import Attachment, Message, Ticket
 from supporthub.tickets.rendering import render_body
 

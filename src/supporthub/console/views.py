@@ -30,8 +30,7 @@ from supporthub.intake.voicemail import services as voicemail_services
 from supporthub.intake.voicemail.models import Voicemail
 from supporthub.policies.selectors import policy_version_number
 from supporthub.routing.selectors import rotation_now, rotations
-from supporthub.sla.selectors import ATTAINMENT_DIMENSIONS, attainment
-from supporthub.sla.services import first_response_state
+from supporthub.sla.selectors import ATTAINMENT_DIMENSIONS, attainment, first_response_state
 from supporthub.tickets import selectors, services
 from supporthub.tickets.locks import VersionConflict
 from supporthub.tickets.models import Status, Ticket

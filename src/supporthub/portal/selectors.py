@@ -22,7 +22,7 @@ from supporthub.customers.selectors import Entitlement, entitlement_on, holiday_
 from supporthub.policies import schema
 from supporthub.policies.models import PolicyVersion
 from supporthub.sla import clocks
-from supporthub.sla.services import calendar_for
+from supporthub.sla.calendars import calendar_for
 from supporthub.tickets import selectors
 from supporthub.tickets.models import OPEN_STATUSES, Attachment, Message, Status, Ticket
 

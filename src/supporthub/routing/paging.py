@@ -30,7 +30,7 @@ from supporthub.routing.oncall import on_call_at
 from supporthub.routing.regions import region_calendar
 from supporthub.routing.selectors import rotations, turns_of
 from supporthub.sla import clocks
-from supporthub.sla.services import calendar_for
+from supporthub.sla.calendars import calendar_for
 from supporthub.staff.selectors import staff_with_role
 from supporthub.tickets.audit import audit
 from supporthub.tickets.models import AuditEntry, Status, Ticket

@@ -9,29 +9,9 @@ from datetime import datetime
 from django.utils import timezone
 
 from supporthub.customers.models import Organisation
-
-# re-exported until the lead sweeps its callers
-from supporthub.notify.escalation import escalation_notify as escalation_notify
 from supporthub.policies import schema
 from supporthub.sla import clocks
-
-# re-exported until the lead sweeps its callers
-from supporthub.sla.calendars import calendar_for as calendar_for
-
-# re-exported until the lead sweeps its callers
-from supporthub.sla.clocks import iso as iso
-
-# re-exported until the lead sweeps its callers
-from supporthub.sla.closures import closure_save as closure_save
-
-# re-exported until the lead sweeps its callers
-from supporthub.sla.closures import closures_import_ical as closures_import_ical
-
-# re-exported until the lead sweeps its callers
-from supporthub.sla.retiming import retime_open_tickets as retime_open_tickets
-
-# re-exported until the lead sweeps its callers
-from supporthub.sla.selectors import first_response_state as first_response_state
+from supporthub.sla.calendars import calendar_for
 from supporthub.tickets.models import FirstResponseStatus, Ticket
 
 

@@ -16,6 +16,7 @@ from supporthub.access import Viewer
 from supporthub.customers.models import SupportContact
 from supporthub.notify import services as notify
 from supporthub.sla import services as sla
+from supporthub.sla.clocks import iso
 from supporthub.staff.models import StaffMember
 from supporthub.tickets.audit import audit
 from supporthub.tickets.locks import keep_in_step
@@ -75,8 +76,8 @@ def ticket_add_message(
                 code="sla.first_response_" + locked.first_response_status,
                 actor=actor,
                 at=at,
-                due_at=sla.iso(locked.first_response_due_at),
-                responded_at=sla.iso(at),
+                due_at=iso(locked.first_response_due_at),
+                responded_at=iso(at),
             )
         new_status = _status_after_message(locked, kind=kind, by_staff=author_staff is not None)
         if new_status is not None:

@@ -21,6 +21,7 @@ from supporthub.notify import services as notify
 from supporthub.routing.paging import after_hours_roles, page_after_hours
 from supporthub.routing.regions import region_for
 from supporthub.sla import services as sla
+from supporthub.sla.clocks import iso
 from supporthub.tickets.audit import audit, audit_entry, audit_many
 from supporthub.tickets.locks import require_staff
 from supporthub.tickets.models import BodyFormat, Channel, Status, Ticket, TicketType
@@ -188,7 +189,7 @@ def _audit_opened(opening: Opening, *, actor: Actor) -> None:
             severity=ticket.severity,
             policy_version=entitlement.policy_version.pk,
             support_level=ticket.support_level,
-            first_response_due_at=sla.iso(ticket.first_response_due_at),
+            first_response_due_at=iso(ticket.first_response_due_at),
             region=ticket.region,
         )
     ]
@@ -272,8 +273,8 @@ def ticket_import(
             actor=viewer.user,
             at=now,
             external_id=external_id,
-            opened_at=sla.iso(opened_at),
-            first_response_at=sla.iso(first_response_at),
+            opened_at=iso(opened_at),
+            first_response_at=iso(first_response_at),
             first_response_status=ticket.first_response_status,
             status=status,
         )

@@ -5,7 +5,6 @@ tickets.conversation."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -15,71 +14,23 @@ from django.utils import timezone
 
 from supporthub.access import Viewer
 from supporthub.actors import Actor
-from supporthub.customers.models import Organisation, SupportContact
 from supporthub.notify import services as notify
+from supporthub.notify.escalation import escalation_notify
 from supporthub.routing.paging import page_resolve
 from supporthub.sla import services as sla
+from supporthub.sla.clocks import iso
 from supporthub.staff.models import StaffMember
 from supporthub.tickets.audit import audit
-
-# re-exported until the lead sweeps its callers
-from supporthub.tickets.conversation import attachment_add as attachment_add
-from supporthub.tickets.conversation import megabytes as megabytes
-from supporthub.tickets.conversation import ticket_add_message as ticket_add_message
-
-# re-exported until the lead sweeps its callers
-from supporthub.tickets.locks import VersionConflict as VersionConflict
+from supporthub.tickets.conversation import attachment_add, ticket_add_message
 from supporthub.tickets.locks import keep_in_step, require_staff, ticket_locked
 from supporthub.tickets.models import (
     AuditEntry,
     BodyFormat,
-    Channel,
     Message,
     MessageKind,
     Status,
     Ticket,
-    TicketType,
 )
-from supporthub.tickets.opening import TicketRequest
-
-# re-exported until the lead sweeps its callers
-from supporthub.tickets.opening import ticket_import as ticket_import
-from supporthub.tickets.opening import ticket_open as _ticket_open
-
-
-def ticket_open(
-    *,
-    organisation: Organisation,
-    requester: SupportContact | None,
-    subject: str,
-    body: str,
-    severity: int,
-    channel: Channel,
-    type: TicketType = TicketType.INCIDENT,
-    received_at: datetime | None = None,
-    actor: Actor = None,
-    body_format: BodyFormat = BodyFormat.TEXT,
-    external_id: str = "",
-    acknowledge: bool = True,
-) -> Ticket:
-    """The former keyword form of tickets.opening.ticket_open, kept for the tests of other
-    apps until the lead sweeps its callers; new code calls tickets.opening.ticket_open."""
-    return _ticket_open(
-        request=TicketRequest(
-            organisation=organisation,
-            requester=requester,
-            subject=subject,
-            body=body,
-            severity=severity,
-            channel=channel,
-            type=type,
-            body_format=body_format,
-            received_at=received_at,
-            external_id=external_id,
-        ),
-        actor=actor,
-        acknowledge=acknowledge,
-    )
 
 
 def ticket_reply(
@@ -195,9 +146,9 @@ def ticket_change_severity(
                 ticket=locked,
                 code="sla.first_response_rederived",
                 actor=actor,
-                previous_due_at=sla.iso(previous_due),
-                due_at=sla.iso(locked.first_response_due_at),
-                received_at=sla.iso(locked.received_at),
+                previous_due_at=iso(previous_due),
+                due_at=iso(locked.first_response_due_at),
+                received_at=iso(locked.received_at),
             )
         keep_in_step(locked, onto=ticket, fields=fields)
         return locked
@@ -358,6 +309,6 @@ def ticket_escalate(
             actor=viewer.user if viewer else None,
             reason=locked.escalation_reason,
         )
-        sla.escalation_notify(ticket=locked, by=str(viewer.staff or viewer.user) if viewer else "")
+        escalation_notify(ticket=locked, by=str(viewer.staff or viewer.user) if viewer else "")
         keep_in_step(locked, onto=ticket, fields=["escalated_at", "escalation_reason", "version"])
         return locked

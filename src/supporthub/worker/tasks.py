@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from supporthub.notify.tasks import deliver_outbox  # re-exported until the lead sweeps its callers
 from supporthub.worker.queue import recover_abandoned
 from supporthub.worker.registry import register
-
-__all__ = ["deliver_outbox"]
 
 # A claim whose holder process is gone is given back within this many seconds.
 ABANDONED_EVERY = 5.0

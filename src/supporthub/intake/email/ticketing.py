@@ -44,7 +44,6 @@ replies are written by `supporthub.notify.replies`.
 from __future__ import annotations
 
 import re
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -104,8 +103,6 @@ _SEVERITY_ASKED = re.compile(
 )
 
 # A no-op now (mail_to_ticket never takes a savepoint inside a caller's transaction), kept for
-# intake/email/services.py's one use: re-exported until the lead sweeps its callers
-transaction_of_its_own = nullcontext
 
 
 @dataclass(frozen=True)

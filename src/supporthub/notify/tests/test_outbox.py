@@ -21,16 +21,19 @@ from supporthub.notify import delivery, services
 from supporthub.notify.models import OutboxKind, OutboxMessage, OutboxState
 from supporthub.notify.selectors import outbox_stale
 from supporthub.notify.tokens import ReplyTokenInvalid, reply_token_for, reply_token_read
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import World, viewer_of
 from supporthub.tickets import services as tickets
+from supporthub.tickets.conversation import ticket_add_message
 from supporthub.tickets.models import BodyFormat, Channel, MessageKind, Status, Ticket, TicketType
+from supporthub.tickets.opening import ticket_import
 
 # Monday 24 November 2025, 15:00 UTC: 10:00 in New York, inside Initech's business hours.
 MONDAY = datetime(2025, 11, 24, 15, 0, tzinfo=UTC)
 
 
 def _open(world: World, **kwargs: Any) -> Ticket:
-    return tickets.ticket_open(
+    return open_ticket(
         organisation=world.organisation,
         requester=kwargs.pop("requester", world.carol),
         subject="Cluster is red",
@@ -114,7 +117,7 @@ def test_enqueueing_wakes_the_worker_only_after_commit(
 def test_a_ticket_without_a_requester_or_imported_sends_no_acknowledgement(world: World) -> None:
     ticket = _open(world, requester=None)
     assert _rows(ticket) == []
-    imported = tickets.ticket_import(
+    imported = ticket_import(
         organisation=world.organisation,
         requester=world.carol,
         subject="Old one",
@@ -161,7 +164,7 @@ def test_an_html_staff_reply_is_sanitised_for_the_html_part_and_flattened_for_te
     world: World,
 ) -> None:
     ticket = _open(world)
-    tickets.ticket_add_message(
+    ticket_add_message(
         ticket=ticket,
         kind=MessageKind.PUBLIC_REPLY,
         body='<p>Run <b>this</b> &amp; wait<script>alert("x")</script></p>',
@@ -400,7 +403,7 @@ def test_two_workers_on_postgresql_claim_disjoint_rows(world: World) -> None:
     if not connection.features.has_select_for_update_skip_locked:
         pytest.skip("SQLite serialises writers with BEGIN IMMEDIATE instead of row locks")
     for n in range(4):
-        tickets.ticket_open(
+        open_ticket(
             organisation=world.organisation,
             requester=world.carol,
             subject=f"Ticket {n}",

@@ -16,7 +16,7 @@ from django.utils.html import escape
 from supporthub.customers.models import Subscription, SupportContact
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.sla import clocks
-from supporthub.sla.services import calendar_for
+from supporthub.sla.calendars import calendar_for
 from supporthub.testing.world import World
 from supporthub.tickets import conversation, opening
 from supporthub.tickets.models import Attachment, AuditEntry, Channel, Ticket, TicketType

@@ -16,8 +16,8 @@ from supporthub.routing.models import Rotation, RotationMember, Weekday
 from supporthub.routing.tests.receiver import Receiver
 from supporthub.staff.models import Role, StaffMember
 from supporthub.testing import factories as f
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import World
-from supporthub.tickets import services as tickets
 from supporthub.tickets.models import Channel, Ticket
 
 # Tuesday 4 March 2025, 03:00 UTC: 19:00 Monday in Los Angeles, 04:00 in Paris: nobody is on
@@ -71,7 +71,7 @@ def receiver(settings: Any) -> Iterator[Receiver]:
 def open_at(acme: tuple[Organisation, SupportContact], at: datetime, severity: int = 1) -> Ticket:
     organisation, ava = acme
     with time_machine.travel(at, tick=False):
-        return tickets.ticket_open(
+        return open_ticket(
             organisation=organisation,
             requester=ava,
             subject="Checkout is down",

@@ -32,9 +32,11 @@ from supporthub.routing.tests.paging_world import (
 )
 from supporthub.routing.tests.receiver import Receiver, Reply
 from supporthub.testing import factories as f
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import World, viewer_of
 from supporthub.tickets import services as tickets
 from supporthub.tickets.models import Channel, Status, Ticket, TicketType
+from supporthub.tickets.opening import ticket_import
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +149,7 @@ def test_a_rotation_without_a_region_catches_every_region(acme: Any, world: Worl
 
 def test_the_cloud_policy_has_no_after_hours_rule_and_pages_nobody(world: World) -> None:
     with time_machine.travel(NIGHT, tick=False):  # 22:00 in New York, outside Base hours
-        ticket = tickets.ticket_open(
+        ticket = open_ticket(
             organisation=world.organisation,
             requester=world.carol,
             subject="Cluster is red",
@@ -187,7 +189,7 @@ def test_without_regions_the_support_levels_hours_decide(world: World) -> None:
         contact = f.add_contact(organisation, "Dee")
         for name, at in (("night", NIGHT), ("day", US_DAY)):
             with time_machine.travel(at, tick=False):
-                opened[level, name] = tickets.ticket_open(
+                opened[level, name] = open_ticket(
                     organisation=organisation,
                     requester=contact,
                     subject="Down",
@@ -336,7 +338,7 @@ def test_an_assignment_by_a_person_acknowledges_the_page(
 
 def test_imported_history_pages_nobody(world: World, acme: Any, rotations: Any) -> None:
     organisation, ava = acme
-    ticket = tickets.ticket_import(
+    ticket = ticket_import(
         organisation=organisation,
         requester=ava,
         subject="Old outage",

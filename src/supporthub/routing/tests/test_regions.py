@@ -12,7 +12,7 @@ from supporthub.policies.models import PolicyVersion
 from supporthub.routing.regions import region_for
 from supporthub.sla.models import Closure
 from supporthub.testing import factories as f
-from supporthub.tickets import services
+from supporthub.testing.tickets import open_ticket
 from supporthub.tickets.models import Channel
 
 
@@ -57,7 +57,7 @@ def test_a_policy_without_regions_routes_nowhere(db: None) -> None:
 def test_a_new_ticket_is_routed_and_the_audit_says_where(b2b: PolicyVersion) -> None:
     acme = f.organisation(name="Acme", time_zone="America/Los_Angeles")
     f.subscribe(acme, policy_key="b2b-customer-success", level="customer-success")
-    ticket = services.ticket_open(
+    ticket = open_ticket(
         organisation=acme,
         requester=f.add_contact(acme, "Ava"),
         subject="Orders stuck",

@@ -22,8 +22,8 @@ from django.db import connection
 from django.utils import timezone
 
 from supporthub.notify.models import OutboxKind, OutboxMessage
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import make_world
-from supporthub.tickets import services
 from supporthub.tickets.models import AuditEntry, Channel, Ticket
 
 KILLS = 50
@@ -82,7 +82,7 @@ def test_killing_two_schedulers_50_times_around_deadlines_loses_and_repeats_noth
     tickets = []
     for n in range(TICKETS):
         severity = 1 if n % 5 == 0 else 2  # every fifth breach also escalates
-        ticket = services.ticket_open(
+        ticket = open_ticket(
             organisation=world.organisation,
             requester=world.carol,
             subject=f"Outage {n}",

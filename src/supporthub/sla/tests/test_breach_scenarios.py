@@ -19,8 +19,8 @@ from supporthub.notify.models import OutboxKind, OutboxMessage
 from supporthub.sla.warnings import breach_scan
 from supporthub.staff.models import StaffMember
 from supporthub.testing import factories as f
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import World
-from supporthub.tickets import services
 from supporthub.tickets.models import AuditEntry, Channel, Ticket
 
 NY = ZoneInfo("America/New_York")
@@ -59,7 +59,7 @@ def run_scenario(
 ) -> Ticket:
     organisation = _org(zone=zone, holiday_country=holiday_country, manager=world.amy)
     with time_machine.travel(opened, tick=False) as clock:
-        ticket = services.ticket_open(
+        ticket = open_ticket(
             organisation=organisation,
             requester=organisation.support_contacts.first(),
             subject="The export fails",

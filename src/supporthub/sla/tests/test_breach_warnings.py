@@ -20,8 +20,10 @@ from supporthub.sla.selectors import warnings_due
 from supporthub.sla.warnings import breach_scan, warning_recipients
 from supporthub.staff.models import Role
 from supporthub.testing import factories as f
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import World, viewer_of
 from supporthub.tickets import services
+from supporthub.tickets.conversation import ticket_add_message
 from supporthub.tickets.models import AuditEntry, Channel, MessageKind, Status, Ticket
 from supporthub.worker.registry import periodic_jobs
 
@@ -32,7 +34,7 @@ MONDAY_1000 = datetime(2025, 3, 3, 10, 0, tzinfo=NY)  # due
 
 
 def _open(world: World, severity: int = 1, at: datetime = FRIDAY_1600) -> Ticket:
-    ticket = services.ticket_open(
+    ticket = open_ticket(
         organisation=world.organisation,
         requester=world.carol,
         subject="The export fails",
@@ -147,7 +149,7 @@ def test_several_passed_points_send_only_the_latest(world: World) -> None:
 @pytest.mark.django_db
 def test_a_first_response_stops_the_warnings(world: World) -> None:
     ticket = _open(world)
-    services.ticket_add_message(
+    ticket_add_message(
         ticket=ticket,
         kind=MessageKind.PUBLIC_REPLY,
         body="Looking at it",
@@ -174,7 +176,7 @@ def test_no_target_no_warning(world: World) -> None:
     organisation = f.organisation(name="Acme", account_manager=world.amy)
     f.subscribe(organisation, policy_key="b2b-customer-success", level="customer-success")
     contact = f.add_contact(organisation, "Ann")
-    ticket = services.ticket_open(
+    ticket = open_ticket(
         organisation=organisation,
         requester=contact,
         subject="Hello",

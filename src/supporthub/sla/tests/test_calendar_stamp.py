@@ -17,7 +17,7 @@ from supporthub.customers.models import Organisation
 from supporthub.sla import calendars
 from supporthub.sla.models import CalendarStamp, Closure
 from supporthub.testing import factories as f
-from supporthub.tickets import services
+from supporthub.testing.tickets import open_ticket
 from supporthub.tickets.models import Channel, Ticket
 
 NY = ZoneInfo("America/New_York")
@@ -41,7 +41,7 @@ def _org() -> Organisation:
 
 
 def _open(organisation: Organisation) -> Ticket:
-    return services.ticket_open(
+    return open_ticket(
         organisation=organisation,
         requester=organisation.support_contacts.first(),
         subject="Something is wrong",

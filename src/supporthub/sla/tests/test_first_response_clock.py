@@ -18,8 +18,10 @@ from supporthub.sla import closures
 from supporthub.sla.models import Closure
 from supporthub.sla.selectors import first_response_state
 from supporthub.testing import factories as f
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import World
 from supporthub.tickets import services
+from supporthub.tickets.conversation import ticket_add_message
 from supporthub.tickets.models import AuditEntry, Channel, MessageKind, Ticket
 
 NY = ZoneInfo("America/New_York")
@@ -34,7 +36,7 @@ def _org(level: str, *, zone: str = "America/New_York", **kwargs: object) -> Org
 
 
 def _open(organisation: Organisation, severity: int, at: datetime, **kwargs: object) -> Ticket:
-    return services.ticket_open(
+    return open_ticket(
         organisation=organisation,
         requester=organisation.support_contacts.first(),
         subject="Something is wrong",
@@ -117,13 +119,13 @@ def test_internal_notes_automatic_acknowledgements_and_customer_replies_do_not_s
 ) -> None:
     at = datetime(2025, 3, 3, 9, 0, tzinfo=NY)
     ticket = _open(world.organisation, 1, at)
-    services.ticket_add_message(
+    ticket_add_message(
         ticket=ticket, kind=MessageKind.AUTO_ACKNOWLEDGEMENT, body="We got it", at=at
     )
-    services.ticket_add_message(
+    ticket_add_message(
         ticket=ticket, kind=MessageKind.INTERNAL_NOTE, body="looking", author_staff=world.alice
     )
-    services.ticket_add_message(
+    ticket_add_message(
         ticket=ticket, kind=MessageKind.PUBLIC_REPLY, body="more info", author_contact=world.carol
     )
     ticket.refresh_from_db()
@@ -137,14 +139,14 @@ def test_first_public_staff_reply_before_due_is_met_and_later_replies_change_not
 ) -> None:
     ticket = _open(world.organisation, 1, datetime(2025, 3, 3, 9, 0, tzinfo=NY))
     reply_at = datetime(2025, 3, 3, 12, 59, tzinfo=NY)
-    services.ticket_add_message(
+    ticket_add_message(
         ticket=ticket,
         kind=MessageKind.PUBLIC_REPLY,
         body="On it",
         author_staff=world.alice,
         at=reply_at,
     )
-    services.ticket_add_message(
+    ticket_add_message(
         ticket=ticket,
         kind=MessageKind.PUBLIC_REPLY,
         body="Still on it",
@@ -160,7 +162,7 @@ def test_first_public_staff_reply_before_due_is_met_and_later_replies_change_not
 @pytest.mark.django_db
 def test_first_public_staff_reply_after_due_is_breached(world: World) -> None:
     ticket = _open(world.organisation, 1, datetime(2025, 3, 3, 9, 0, tzinfo=NY))
-    services.ticket_add_message(
+    ticket_add_message(
         ticket=ticket,
         kind=MessageKind.PUBLIC_REPLY,
         body="Sorry",
@@ -198,7 +200,7 @@ def test_severity_change_before_first_response_rederives_from_receipt(world: Wor
 @pytest.mark.django_db
 def test_severity_change_after_first_response_keeps_the_recorded_clock(world: World) -> None:
     ticket = _open(world.organisation, 3, datetime(2025, 3, 3, 9, 0, tzinfo=NY))
-    services.ticket_add_message(
+    ticket_add_message(
         ticket=ticket, kind=MessageKind.PUBLIC_REPLY, body="Hi", author_staff=world.alice
     )
     due = Ticket.objects.get(pk=ticket.pk).first_response_due_at
@@ -248,7 +250,7 @@ def test_adding_a_closure_retimes_the_open_tickets_of_that_holiday_country() -> 
 @pytest.mark.django_db
 def test_answered_tickets_are_never_retimed(world: World) -> None:
     ticket = _open(world.organisation, 2, datetime(2025, 3, 6, 17, 0, tzinfo=NY))
-    services.ticket_add_message(
+    ticket_add_message(
         ticket=ticket, kind=MessageKind.PUBLIC_REPLY, body="Hi", author_staff=world.alice
     )
     before = Ticket.objects.get(pk=ticket.pk).first_response_due_at
@@ -266,7 +268,7 @@ def test_no_subscription_in_force_refuses_the_ticket() -> None:
         organisation, level="gold", term_start=date(2025, 1, 1), term_end=date(2025, 12, 31)
     )
     with pytest.raises(ValidationError, match="no subscription in force"):
-        services.ticket_open(
+        open_ticket(
             organisation=organisation,
             requester=None,
             subject="x",

@@ -8,7 +8,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from supporthub.sla.services import first_response_state, iso
+from supporthub.sla.clocks import iso
+from supporthub.sla.selectors import first_response_state
 from supporthub.tickets.models import Message, Ticket
 from supporthub.tickets.rendering import local_time, render_body
 

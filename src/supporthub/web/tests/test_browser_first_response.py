@@ -16,7 +16,7 @@ from pytest_django.live_server_helper import LiveServer
 from supporthub.staff.models import Role
 from supporthub.testing import factories as f
 from supporthub.testing.browser import login, screenshot_path
-from supporthub.tickets import services
+from supporthub.testing.tickets import open_ticket
 from supporthub.tickets.models import Channel, FirstResponseStatus, Ticket
 
 PASSWORD = "pw-for-tests"
@@ -37,7 +37,7 @@ def test_severity_1_from_hub_to_first_response_met_on_both_sides(
     )
     f.staff(user__username="alice", role_codes=[Role.SUPPORT_ENGINEER])  # pw-for-tests
     # Already in the queue: a Severity 3 received an hour ago (due later, in a business day).
-    services.ticket_open(
+    open_ticket(
         organisation=northwind,
         requester=carol,
         subject="Question about snapshots",

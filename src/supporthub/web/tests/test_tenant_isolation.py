@@ -26,6 +26,7 @@ from supporthub.customers.models import OrganisationMember
 from supporthub.customers.services import support_contact_retire
 from supporthub.staff.models import Role
 from supporthub.testing import factories as f
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import World
 from supporthub.tickets import services
 from supporthub.tickets.models import AuditEntry, Channel, Message, Ticket
@@ -54,7 +55,7 @@ def _make_scene(world: World) -> Scene:
         (world.organisation, world.carol),
         (world.other_organisation, world.olga),
     ):
-        ticket = services.ticket_open(
+        ticket = open_ticket(
             organisation=organisation,
             requester=contact,
             subject=f"{organisation.name} ticket",
@@ -279,7 +280,7 @@ def _list_routes() -> Iterator[str]:
 def _running(world: World) -> Ticket:
     """A ticket of the other organisation whose first-response clock runs (the overview
     lists only those)."""
-    return services.ticket_open(
+    return open_ticket(
         organisation=world.other_organisation,
         requester=world.olga,
         subject="Globex running clock",

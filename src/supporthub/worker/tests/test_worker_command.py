@@ -243,7 +243,7 @@ def test_pruning_clears_finished_task_rows_a_day_old_and_keeps_the_rest() -> Non
     from django_tasks import TaskResultStatus
     from django_tasks_db.models import DBTaskResult
 
-    from supporthub.worker.tasks import deliver_outbox
+    from supporthub.notify.tasks import deliver_outbox
 
     old, recent, failed, queued = (deliver_outbox.enqueue().id for _ in range(4))
     now = timezone.now()

@@ -22,8 +22,9 @@ from supporthub.intake.email.ticketing import mail_to_ticket
 from supporthub.notify.models import OutboxKind, OutboxMessage
 from supporthub.notify.tokens import reply_address
 from supporthub.testing import factories as f
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import World
-from supporthub.tickets import services as tickets
+from supporthub.tickets.conversation import ticket_add_message
 from supporthub.tickets.models import (
     Attachment,
     AuditEntry,
@@ -246,7 +247,7 @@ def test_a_tampered_reply_address_is_not_followed(world: World) -> None:
 def test_a_forged_in_reply_to_never_attaches_mail_to_another_organisations_ticket(
     world: World,
 ) -> None:
-    theirs = tickets.ticket_open(
+    theirs = open_ticket(
         organisation=world.other_organisation,
         requester=world.olga,
         subject="Globex issue",
@@ -283,7 +284,7 @@ def test_a_colleague_who_never_wrote_on_a_ticket_is_not_a_participant(world: Wor
     assert outcome.disposition == Disposition.OPENED
     assert outcome.ticket_id != ticket.pk
     # Once Dave has written on it (in the Support Hub, say) he is one.
-    tickets.ticket_add_message(
+    ticket_add_message(
         ticket=ticket, kind=MessageKind.PUBLIC_REPLY, body="me too", author_contact=dave
     )
     assert is_participant(ticket, dave)
@@ -526,7 +527,7 @@ def test_a_colleague_is_pointed_to_the_hub_for_the_ticket_they_may_not_add_to_by
     assert f"Your email named {ticket.reference}" in ack.text_body
     assert f"http://127.0.0.1:8000/hub/tickets/{ticket.pk}/" in ack.text_body
     # Another organisation's ticket is never named back to the sender.
-    theirs = tickets.ticket_open(
+    theirs = open_ticket(
         organisation=world.other_organisation,
         requester=world.olga,
         subject="Globex issue",

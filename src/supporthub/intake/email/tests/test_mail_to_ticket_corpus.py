@@ -27,8 +27,8 @@ from supporthub.intake.email.tests.mailtools import WEIRD_HEADERS, store
 from supporthub.intake.email.ticketing import mail_to_ticket
 from supporthub.notify.models import OutboxKind, OutboxMessage
 from supporthub.testing import factories as f
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import World
-from supporthub.tickets import services as tickets
 from supporthub.tickets.models import Attachment, Channel, Message, Status, Ticket
 
 CORPUS = Path(django_settings.SRC_DIR).parent.parent / "tests" / "mail"
@@ -98,7 +98,7 @@ def _corpus_world(world: World) -> dict[str, Ticket]:
     sam_at_globex = f.add_contact(globex, "Sam Consultant", email="sam@consultancy.example")
 
     def open_for(contact: SupportContact, subject: str) -> Ticket:
-        return tickets.ticket_open(
+        return open_ticket(
             organisation=contact.organisation,
             requester=contact,
             subject=subject,

@@ -14,8 +14,8 @@ from supporthub.intake.email.outcome import Disposition, MailOutcome, MailUnproc
 from supporthub.intake.email.selectors import inbox_counts, inbox_stale
 from supporthub.intake.email.services import inbox_process_due, inbox_reprocess, inbox_store
 from supporthub.intake.email.tests.fakes import message, processed_ok, use_mail_to_ticket
+from supporthub.testing.tickets import open_ticket
 from supporthub.testing.world import World
-from supporthub.tickets import services as tickets
 from supporthub.tickets.models import Channel, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ class Ticketing:
 
     def __call__(self, *, inbound: InboundMessage) -> MailOutcome:
         self.calls.append(inbound.pk)
-        ticket = tickets.ticket_open(
+        ticket = open_ticket(
             organisation=self.world.organisation,
             requester=self.world.carol,
             subject=inbound.subject,

@@ -17,8 +17,9 @@ from django.utils import timezone
 from supporthub.businesstime import ICalendarError
 from supporthub.customers.models import Organisation
 from supporthub.policies.loader import PolicyError, load_policy
+from supporthub.sla.closures import closures_import_ical
 from supporthub.sla.replay import replay
-from supporthub.sla.services import closures_import_ical, retime_open_tickets
+from supporthub.sla.retiming import retime_open_tickets
 from supporthub.sla.warnings import breach_scan
 from supporthub.worker import loop as run_loop
 
