@@ -225,6 +225,8 @@ ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 25 * 1024 * 1024, minimum
 ATTACHMENTS_PER_MESSAGE = env_int("ATTACHMENTS_PER_MESSAGE", 10, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 LOGIN_URL = "web:login"
+# A password reset link works once, for this many seconds (Django's token generator).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600, minimum=300)
 LOGIN_REDIRECT_URL = "web:home"
 
 # Outbound mail (supporthub.notify). With no environment, mail is written as files under

@@ -3,11 +3,15 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from supporthub.web.passwords import PasswordResetView
+
 admin.site.site_header = "Support Hub back office"
 admin.site.site_title = "Support Hub"
 admin.site.index_title = "Policies, organisations, support contacts and staff"
 
 urlpatterns = [
+    # The back office's login page offers a reset when this name exists: ours, by mail.
+    path("admin/password_reset/", PasswordResetView.as_view(), name="admin_password_reset"),
     path("admin/", admin.site.urls),
     path("api/", include("supporthub.api.urls")),
     path("hub/", include("supporthub.portal.urls")),

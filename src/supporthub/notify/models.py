@@ -20,6 +20,7 @@ class OutboxKind(models.TextChoices):
     ESCALATED = "ticket.escalated", "Escalation to the CS lead"
     PAGE = "oncall.page", "On-call page"
     CS_LEAD_NOTICE = "oncall.cs_lead", "After-hours notice to the CS lead"
+    PASSWORD_RESET = "auth.password_reset", "Password reset link"
 
 
 class OutboxState(models.TextChoices):
