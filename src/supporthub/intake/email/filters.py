@@ -18,6 +18,7 @@ from supporthub.customers.models import OrganisationMember, SupportContact
 from supporthub.intake.email.models import InboundMessage, Source
 from supporthub.intake.email.outcome import Disposition, MailOutcome, MailUnprocessable
 from supporthub.intake.email.parsing import ParsedMail, without_reply_prefixes
+from supporthub.intake.email.signatures import aligned, dkim_verify
 from supporthub.notify.replies import Answered, mail_refusal_enqueue
 
 # Addresses that say they read nothing: refused mail from them is kept but not answered.
@@ -55,20 +56,24 @@ def machine_mail(inbound: InboundMessage, mail: ParsedMail) -> str:
     return ""
 
 
-def _aligned(domain: str, other: str) -> bool:
-    """Relaxed alignment: the same domain, or one a subdomain of the other."""
-    other = other.rpartition("@")[2].strip(". ").lower()
-    return bool(other) and (
-        domain == other or domain.endswith("." + other) or other.endswith("." + domain)
-    )
+def unproven_sender(mail: ParsedMail, sender: str, *, raw: bytes = b"") -> str:
+    """Why the From address is not proven; "" when it is, or when From is trusted.
 
-
-def unproven_sender(mail: ParsedMail, sender: str) -> str:
-    """Why the From address is not proven by our MX's checks; "" when it is, or checks are off.
-
-    Only the topmost Authentication-Results stamped with INBOUND_MAIL_AUTHSERV_ID counts: our
-    server adds its own above whatever the sender wrote, so a forged one below is ignored.
+    With INBOUND_MAIL_VERIFY_DKIM the product verifies the message's own DKIM signatures
+    (`raw`, as received). Otherwise only the topmost Authentication-Results stamped with
+    INBOUND_MAIL_AUTHSERV_ID counts: our server adds its own above whatever the sender wrote,
+    so a forged one below is ignored.
     """
+    if settings.INBOUND_MAIL_VERIFY_DKIM:
+        domain = sender.rpartition("@")[2]
+        result = dkim_verify(raw, domain)
+        if result.passed:
+            return ""
+        said = "; ".join(result.results) or "the message carries no DKIM signature"
+        return (
+            f"The sender {sender} is not proven: no DKIM signature aligned with {domain} "
+            f"verifies ({said})."
+        )
     authserv_id = settings.INBOUND_MAIL_AUTHSERV_ID.lower()
     if not authserv_id:
         return ""
@@ -79,13 +84,13 @@ def unproven_sender(mail: ParsedMail, sender: str) -> str:
     for r in ours.results:
         if r.result != "pass":
             continue
-        if r.method == "dmarc" and _aligned(domain, r.properties.get("header.from", domain)):
+        if r.method == "dmarc" and aligned(domain, r.properties.get("header.from", domain)):
             return ""
-        if r.method == "dkim" and _aligned(
+        if r.method == "dkim" and aligned(
             domain, r.properties.get("header.d") or r.properties.get("header.i", "")
         ):
             return ""
-        if r.method == "spf" and _aligned(domain, r.properties.get("smtp.mailfrom", "")):
+        if r.method == "spf" and aligned(domain, r.properties.get("smtp.mailfrom", "")):
             return ""
     said = ", ".join(f"{r.method}={r.result}" for r in ours.results)
     return (

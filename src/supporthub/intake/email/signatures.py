@@ -51,7 +51,10 @@ def dkim_verify(raw: bytes, from_domain: str, *, dns: DnsTxt | None = None) -> D
     """Verify the message's DKIM signatures (topmost first, at most MAX_SIGNATURES) until one
     passes whose d= is aligned with `from_domain`; never raises for a bad message or key."""
     lookup = dns or dns_txt
-    checker = dkim.DKIM(raw, minkey=1024)
+    try:
+        checker = dkim.DKIM(raw, minkey=1024)
+    except dkim.DKIMException as exc:  # headers dkimpy cannot read: nothing verifies
+        return DkimResult(aligned="", results=(f"unreadable for DKIM ({exc})",))
     count = sum(1 for name, _ in checker.headers if name.lower() == b"dkim-signature")
     results = []
     for idx in range(min(count, MAX_SIGNATURES)):

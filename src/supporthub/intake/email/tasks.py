@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django_tasks import task
 
+from supporthub.intake.email.checks import log_sender_check
 from supporthub.intake.email.imap import imap_configured, imap_poll
 from supporthub.intake.email.selectors import inbox_stale
 from supporthub.intake.email.services import inbox_process_due, wake_inbox
@@ -51,6 +52,7 @@ register("inbox reconciler", every=RECONCILE_EVERY, run=lambda: reconcile_inbox.
 def register_imap_poll() -> None:
     """The IMAP poll runs in `supporthub worker` only when IMAP_HOST is set."""
     if imap_configured():
+        log_sender_check(logger)  # the worker polls IMAP: as loud as imap-poll
         register("imap poll", every=float(settings.IMAP_POLL_SECONDS), run=poll_imap)
 
 

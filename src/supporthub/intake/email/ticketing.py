@@ -133,7 +133,7 @@ def mail_to_ticket(*, inbound: InboundMessage) -> MailOutcome:
         raise MailUnprocessable(mail.structure_problem)
     sender = sender_of(mail)
     contacts = active_contacts_with_email(sender)
-    unproven = unproven_sender(mail, sender)
+    unproven = unproven_sender(mail, sender, raw=bytes(inbound.raw))
     if unproven and contacts:
         raise MailUnprocessable(unproven)
     if not contacts:

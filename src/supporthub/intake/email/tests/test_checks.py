@@ -66,3 +66,49 @@ def test_trust_cannot_be_combined_with_a_check(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("INBOUND_MAIL_VERIFY_DKIM", "true")
     with pytest.raises(ImproperlyConfigured, match="INBOUND_MAIL_TRUST_FROM"):
         runpy.run_path(live_settings.__file__)
+
+
+def test_imap_poll_says_it_at_start(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from django.core.management import call_command
+
+    from supporthub.intake.email.imap import PollResult
+    from supporthub.intake.email.management.commands import imap_poll as command
+
+    _unchosen(settings)
+    monkeypatch.setattr(command, "imap_configured", lambda: True)
+    monkeypatch.setattr(command, "imap_poll", lambda: PollResult())
+    with caplog.at_level(logging.ERROR):
+        call_command("imap-poll", "--once")
+    assert any("no way of trusting the From address" in r.getMessage() for r in caplog.records)
+
+
+def test_the_smtp_listener_says_it_at_start(
+    settings: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    from django.core.management import call_command
+
+    from supporthub.intake.email.management.commands import smtp_listen as command
+
+    class Controller:
+        handler = None
+
+        def start(self) -> None:
+            pass
+
+        def stop(self) -> None:
+            pass
+
+    class Stopped(threading.Event):
+        def wait(self, timeout: float | None = None) -> bool:
+            return True
+
+    _unchosen(settings)
+    monkeypatch.setattr(command, "listener", lambda **kwargs: Controller())
+    monkeypatch.setattr(threading, "Event", Stopped)  # the command waits on one to stop
+    with caplog.at_level(logging.ERROR):
+        call_command("smtp-listen", "--port", "0")
+    assert any("no way of trusting the From address" in r.getMessage() for r in caplog.records)

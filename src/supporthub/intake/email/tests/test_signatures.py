@@ -91,3 +91,8 @@ def test_relaxed_alignment() -> None:
     assert aligned("northwind.example", "carol@mail.northwind.example")
     assert not aligned("northwind.example", "northwind.example.evil")
     assert not aligned("northwind.example", "")
+
+
+def test_a_message_dkimpy_cannot_read_fails_without_raising() -> None:
+    result = dkim_verify(b"From: a@b.example\r\nBroken header\r\n\r\n", "b.example")
+    assert not result.passed and result.results[0].startswith("unreadable for DKIM")

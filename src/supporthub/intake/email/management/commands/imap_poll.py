@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import close_old_connections
 
+from supporthub.intake.email.checks import log_sender_check
 from supporthub.intake.email.imap import imap_configured, imap_poll
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, once: bool, interval: float | None, **options: Any) -> None:
         if not imap_configured():
             raise CommandError("IMAP is not configured: set IMAP_HOST, IMAP_USER, IMAP_PASSWORD")
+        log_sender_check(logger)  # loudly, until the operator chooses how to trust From
         pause = max(interval if interval is not None else settings.IMAP_POLL_SECONDS, 0.1)
         while True:
             try:

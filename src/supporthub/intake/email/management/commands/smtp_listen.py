@@ -12,7 +12,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from supporthub.intake.email.checks import log_sender_check
 from supporthub.intake.email.smtp import InboxHandler, listener
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -35,6 +38,7 @@ class Command(BaseCommand):
             signal.signal(sig, on_signal)
         # aiosmtpd logs every SMTP command at INFO; the listener logs each stored message.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
+        log_sender_check(logger)  # loudly, until the operator chooses how to trust From
         controller = listener(host=host, port=port)
         controller.start()
         self.stdout.write(f"SMTP listener on {host}:{port}", ending="\n")
