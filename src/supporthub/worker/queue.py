@@ -288,14 +288,16 @@ class Queue(Generic[M]):
                 )
             return ids
 
-    def restamp(self, pk: Any, *, claimed_at: datetime | None, now: datetime) -> bool:
+    def restamp(self, pk: Any, *, claimed_at: datetime | None, now: datetime) -> datetime | None:
         """Renew the claim just before the row's work, so a slow batch's later rows are not
-        taken for a dead worker's; False when another worker took the row back (leave it)."""
-        stamp: dict[str, Any] = {"claimed_at": max(now, timezone.now()), "claimed_by": holder()}
+        taken for a dead worker's; the new claim time, or None when another worker took the
+        row back (leave it)."""
+        renewed = max(now, timezone.now())
+        stamp: dict[str, Any] = {"claimed_at": renewed, "claimed_by": holder()}
         if self.counted_at_start:
             stamp["attempts"] = F("attempts") + 1
         claim = self.objects.filter(pk=pk, state=self.claimed, claimed_at=claimed_at)
-        return bool(claim.update(**stamp))
+        return renewed if claim.update(**stamp) else None
 
     def recover(self, *, now: datetime | None = None) -> int:
         """Give back the claims whose holder is gone or that timed out; how many. The

@@ -237,16 +237,26 @@ def _claim(*, now: datetime, limit: int) -> list[int]:
     return INBOX.claim(now=now, limit=limit)
 
 
-def _start(pk: int, claimed_at: datetime) -> InboundMessage | None:
+def _start(
+    pk: int, claimed_at: datetime, batch: dict[int, InboundMessage] | None = None
+) -> InboundMessage | None:
     """Count the attempt and return the row to process; None when it is no longer ours.
 
     Counted, and committed, before the attempt: an attempt that kills its worker still counts.
     The claim is re-stamped so a slow batch's later rows are not taken for a dead worker's;
-    a row whose claim another worker took over is left to that worker.
+    a row whose claim another worker took over is left to that worker. `batch`: the claimed
+    rows as read once for the whole batch; while the claim is ours nobody else writes the
+    row, so it only takes what the re-stamp wrote (one read per batch, not per message).
     """
-    if not INBOX.restamp(pk, claimed_at=claimed_at, now=claimed_at):
+    renewed = INBOX.restamp(pk, claimed_at=claimed_at, now=claimed_at)
+    if renewed is None:
         return None
-    return InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).first()
+    row = batch.get(pk) if batch is not None else None
+    if row is None:
+        return InboundMessage.objects.filter(pk=pk, state=InboundState.STORED).first()
+    row.attempts += 1
+    row.claimed_at, row.claimed_by = renewed, queue.holder()
+    return row
 
 
 class _Superseded(Exception):
@@ -325,10 +335,11 @@ def inbox_process_due(*, limit: int = 50, now: datetime | None = None) -> int:
     ids = _claim(now=now, limit=limit)
     # The acknowledgements committed by this batch wake the outbox's worker once, when the
     # batch is done (a read, or a task row, per batch instead of per message).
+    batch = InboundMessage.objects.in_bulk(ids)
     with outbox_wakes_batched():
         for pk in ids:
             try:
-                row = _start(pk, now)
+                row = _start(pk, now, batch)
                 if row is not None:
                     _process_one(row)
             except Exception as exc:  # noqa: BLE001 - one message must never stop the worker
