@@ -10,9 +10,8 @@ from django.test import Client
 
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.staff.models import StaffMember
-from supporthub.tickets import opening
+from supporthub.testing.tickets import open_ticket as testing_open_ticket
 from supporthub.tickets.models import Channel, Ticket
-from supporthub.tickets.opening import TicketRequest
 
 # A Wednesday afternoon: Initech (Base, New York) is inside its 08:00-18:00 hours.
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)
@@ -34,16 +33,14 @@ def open_ticket(
     ago: timedelta = timedelta(0),
     subject: str = "Cluster is red",
 ) -> Ticket:
-    return opening.ticket_open(
-        request=TicketRequest(
-            organisation=organisation,
-            requester=requester,
-            subject=subject,
-            body="Since the upgrade.",
-            severity=severity,
-            channel=Channel.HUB,
-            received_at=NOW - ago,
-        ),
+    return testing_open_ticket(
+        organisation=organisation,
+        requester=requester,
+        subject=subject,
+        body="Since the upgrade.",
+        severity=severity,
+        channel=Channel.HUB,
+        received_at=NOW - ago,
     )
 
 

@@ -8,9 +8,8 @@ from django.test import Client
 from supporthub.customers.models import Organisation, OrganisationMember, SupportContact
 from supporthub.customers.services import support_contact_retire
 from supporthub.testing import factories as f
-from supporthub.tickets import opening
+from supporthub.testing.tickets import open_ticket as testing_open_ticket
 from supporthub.tickets.models import Channel, Ticket
-from supporthub.tickets.opening import TicketRequest
 
 PASSWORD = "pw-for-tests"
 
@@ -28,15 +27,13 @@ def open_ticket(
     subject: str = "Cluster is red",
     severity: int = 2,
 ) -> Ticket:
-    return opening.ticket_open(
-        request=TicketRequest(
-            organisation=organisation,
-            requester=requester,
-            subject=subject,
-            body="Since the upgrade.",
-            severity=severity,
-            channel=Channel.HUB,
-        ),
+    return testing_open_ticket(
+        organisation=organisation,
+        requester=requester,
+        subject=subject,
+        body="Since the upgrade.",
+        severity=severity,
+        channel=Channel.HUB,
     )
 
 
