@@ -24,9 +24,9 @@ from supporthub.api.selectors import tickets_for_api
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import (
     Entitlement,
-    contact_with_email,
     entitlement_on,
     local_date,
+    requester_and_entitlement,
 )
 from supporthub.staff.models import StaffMember
 from supporthub.tickets.locks import VersionConflict
@@ -238,9 +238,10 @@ def _organisation_for(viewer: Viewer, organisation_id: int | None) -> Organisati
 
 
 def _requester_for(
-    viewer: Viewer, organisation: Organisation, data: TicketCreate
-) -> tuple[SupportContact, str]:
-    """The reporting Support Contact, and the request field that named it."""
+    viewer: Viewer, organisation: Organisation, data: TicketCreate, received_at: datetime
+) -> tuple[SupportContact, str, Entitlement | None]:
+    """The reporting Support Contact, the request field that named it, and the entitlement
+    in force at `received_at` when it was read with the requester (None: not read)."""
     if viewer.contact is not None and viewer.token_id is None:
         contact = viewer.contact
         if data.requester_id is not None and data.requester_id != contact.pk:
@@ -253,17 +254,21 @@ def _requester_for(
             raise ValidationError(
                 {"requester_email": "A Support Hub login reports as its own Support Contact."}
             )
-        return contact, "requester_email"
+        return contact, "requester_email", None
     if data.requester_id is not None and data.requester_email is not None:
         raise ValidationError({"requester_id": "Give requester_email or requester_id, not both."})
-    contacts = SupportContact.objects.filter(organisation=organisation)
     found: SupportContact | None
+    entitlement = None
     if data.requester_id is not None:
         field, named = "requester_id", str(data.requester_id)
+        contacts = SupportContact.objects.filter(organisation=organisation)
         found = contacts.filter(pk=data.requester_id).first()
     elif data.requester_email is not None:
+        # The requester and the entitlement in one statement: the create needs both.
         field, named = "requester_email", data.requester_email.strip()
-        found = contact_with_email(organisation=organisation, email=named)
+        found, entitlement = requester_and_entitlement(
+            organisation=organisation, email=named, on=local_date(organisation, received_at)
+        )
     else:
         raise ValidationError(
             {
@@ -278,7 +283,7 @@ def _requester_for(
             {field: f"{found.name} is no longer an active Support Contact of {organisation.name}."}
         )
     found.organisation = organisation  # in hand: nothing downstream loads it again
-    return found, field
+    return found, field, entitlement
 
 
 def _entitlement_today(organisation: Organisation, now: datetime) -> Entitlement:
@@ -295,13 +300,16 @@ def _entitlement_today(organisation: Organisation, now: datetime) -> Entitlement
 def ticket_create(*, viewer: Viewer, data: TicketCreate) -> Ticket:
     """Open a ticket for the caller: channel `api` for tokens, `hub` for a browser session."""
     organisation = _organisation_for(viewer, data.organisation_id)
-    requester, field = _requester_for(viewer, organisation, data)
-    severity, entitlement, received_at = data.severity, None, None
+    # One instant for the whole create: the entitlement read with the requester is the one
+    # in force when ticket_open receives the ticket.
+    received_at = timezone.now()
+    requester, field, entitlement = _requester_for(viewer, organisation, data, received_at)
+    severity = data.severity
     if severity is None:
         # The policy's default severity: ticket_open is given the entitlement read for it
-        # (one query, not two), with the instant it was read for.
-        received_at = timezone.now()
-        entitlement = _entitlement_today(organisation, received_at)
+        # (one query, not two).
+        if entitlement is None:
+            entitlement = _entitlement_today(organisation, received_at)
         severity = entitlement.policy.default_severity
     with fields_named({"requester": field}):
         return ticket_open(

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import zoneinfo
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Value
+from django.db import connections, router
+from django.db.models import QuerySet, Value
 from django.db.models.functions import Upper
 
+from supporthub import rows
 from supporthub.customers.models import Organisation, Subscription, SupportContact
 from supporthub.policies import schema
 from supporthub.policies.models import PolicyVersion
-from supporthub.policies.selectors import (
-    policy_version_from_subquery,
-    policy_version_in_force,
-    policy_version_in_force_subquery,
-)
-from supporthub.sla.selectors import calendar_stamp_subquery
+from supporthub.policies.selectors import in_force_from_row, in_force_sql, policy_version_in_force
+from supporthub.sla.selectors import calendar_stamp_sql
 
 
 @dataclass(frozen=True)
@@ -68,33 +68,141 @@ def _entitlement(
     )
 
 
-def entitlement_on(*, organisation: Organisation, on: date) -> Entitlement | None:
-    """The subscription in force and its policy version, in one query.
+# The entitlement read of every ticket opened, written as SQL (see supporthub.rows): the
+# subscription in force, its policy and the version in force (the policies app's fragment)
+# and the closures' stamp (the sla app's); for an API create, the requester named by address
+# too, in the same statement. Names come from the models' _meta; values are parameters.
+_SUBSCRIPTION_READ = tuple(field.attname for field in Subscription._meta.concrete_fields)
+_CONTACT_READ = tuple(field.attname for field in SupportContact._meta.concrete_fields)
+_IN_FORCE = in_force_sql(policy_id=f's."{rows.column(Subscription, "policy_id")}"')
 
-    The policy version in force and the closures' stamp are read in the same statement,
-    through the policies and sla apps' own subqueries (their tables stay theirs); the version's
-    text is not fetched: it is loaded only if this process has not parsed that version.
-    """
-    found = list(
-        Subscription.objects.filter(organisation_id=organisation.pk, term_start__lte=on)
-        .filter(term_end__gte=on)
-        .select_related("policy")
-        .annotate(
-            version_in_force=policy_version_in_force_subquery(policy=OuterRef("policy_id"), on=on),
-            calendar_stamp=calendar_stamp_subquery(),
+
+def _opening_sql(*, with_contact: bool) -> str:
+    sub, contact = rows.table(Subscription), rows.table(SupportContact)
+
+    def s_(name: str) -> str:
+        return f'"{rows.column(Subscription, name)}"'
+
+    def c_(name: str) -> str:
+        return f'"{rows.column(SupportContact, name)}"'
+
+    select = (
+        f"{rows.columns(Subscription, _SUBSCRIPTION_READ, alias='s')}, {_IN_FORCE.select}, "
+        f"{calendar_stamp_sql()}"
+    )
+    joins = (
+        f"LEFT JOIN {sub} s ON s.{s_('id')} = (SELECT x.{s_('id')} FROM {sub} x "  # noqa: S608
+        f"WHERE x.{s_('organisation_id')} = %s AND x.{s_('term_start')} <= %s "
+        f"AND x.{s_('term_end')} >= %s "
+        f"ORDER BY x.{s_('term_start')} DESC, x.{s_('id')} DESC LIMIT 1) {_IN_FORCE.joins}"
+    )
+    if with_contact:
+        # Any case, UPPER on both sides as active_contacts_with_email; one organisation, so
+        # the first by name (should two differ only in case) costs no join.
+        select += f", {rows.columns(SupportContact, _CONTACT_READ, alias='c')}"
+        joins += (
+            f" LEFT JOIN {contact} c ON c.{c_('id')} = (SELECT y.{c_('id')} FROM {contact} y "  # noqa: S608
+            f"WHERE y.{c_('organisation_id')} = %s AND UPPER(y.{c_('email')}) = UPPER(%s) "
+            f"ORDER BY y.{c_('name')}, y.{c_('id')} LIMIT 1)"
         )
-        .order_by("-term_start", "-pk")[:1]
+    return f"SELECT {select} FROM (SELECT 1 AS one) one_ {joins}"  # noqa: S608
+
+
+_ENTITLEMENT_SQL = _opening_sql(with_contact=False)
+_ENTITLEMENT_AND_CONTACT_SQL = _opening_sql(with_contact=True)
+
+
+def entitlement_on(*, organisation: Organisation, on: date) -> Entitlement | None:
+    """The subscription in force and its policy version, in one statement (None: no
+    subscription in force). The version's text is not fetched: it is loaded only if this
+    process has not parsed that version."""
+    day = on.isoformat()
+    row, db = _read(_ENTITLEMENT_SQL, [organisation.pk, day, day, day])
+    return _entitlement_from_row(row, organisation=organisation, on=on, db=db)
+
+
+def requester_and_entitlement(
+    *, organisation: Organisation, email: str, on: date
+) -> tuple[SupportContact | None, Entitlement | None]:
+    """`contact_with_email` and `entitlement_on` in one statement (an API create's reads)."""
+    day = on.isoformat()
+    row, db = _read(
+        _ENTITLEMENT_AND_CONTACT_SQL, [organisation.pk, day, day, day, organisation.pk, email]
     )
-    if not found:
+    contact_values = row[-len(_CONTACT_READ) :]
+    contact = None
+    if contact_values[0] is not None:
+        contact = rows.instance(SupportContact, _CONTACT_READ, contact_values, db)
+        contact.organisation = organisation
+    entitlement = _entitlement_from_row(row, organisation=organisation, on=on, db=db)
+    return contact, entitlement
+
+
+def _read(sql: str, params: list[Any]) -> tuple[tuple[Any, ...], str]:
+    db = router.db_for_read(Subscription)
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:  # FROM (SELECT 1) gives one row whatever the joins find
+        raise RuntimeError("the entitlement read returned no row")
+    return tuple(row), db
+
+
+def _entitlement_from_row(
+    row: tuple[Any, ...], *, organisation: Organisation, on: date, db: str
+) -> Entitlement | None:
+    width = len(_SUBSCRIPTION_READ)
+    if row[0] is None:
         return None
-    [subscription] = found
+    subscription = rows.instance(Subscription, _SUBSCRIPTION_READ, row[:width], db)
+    policy, version = in_force_from_row(row[width : width + _IN_FORCE.width], db=db)
     subscription.organisation = organisation
-    version = policy_version_from_subquery(
-        subscription.version_in_force, policy=subscription.policy
-    )
+    subscription.policy = policy
     if version is None:
         return entitlement_for(subscription=subscription, on=on)  # raises PolicyNotInForce
-    return _entitlement(subscription, version, subscription.calendar_stamp)
+    return _entitlement(subscription, version, row[width + _IN_FORCE.width])
+
+
+def contact_with_email(*, organisation: Organisation, email: str) -> SupportContact | None:
+    """The organisation's Support Contact with this address, active or not (the first by
+    name, should two differ only in case)."""
+    return (
+        SupportContact.objects.alias(email_upper=Upper("email"))
+        .filter(organisation_id=organisation.pk, email_upper=Upper(Value(email.strip())))
+        .order_by("name", "pk")  # one organisation: its name would only cost a join
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class OrganisationSQL:
+    """The customers app's part of another app's hand-written read (see supporthub.rows):
+    the organisation whose primary key is a column of the caller's row (alias `o_`), NULL
+    columns when there is none. `joins` goes after the caller's FROM; `select` is `width`
+    columns for its SELECT list, read back by `organisation_from_row`."""
+
+    joins: str
+    select: str
+    width: int
+
+
+_ORGANISATION_READ = tuple(field.attname for field in Organisation._meta.concrete_fields)
+
+
+def organisation_sql(*, organisation_id: str) -> OrganisationSQL:
+    """`organisation_id`: the caller's SQL for the organisation's key (`t."organisation_id"`)."""
+    key = rows.column(Organisation, "id")
+    return OrganisationSQL(
+        joins=f'LEFT JOIN {rows.table(Organisation)} o_ ON o_."{key}" = {organisation_id}',
+        select=rows.columns(Organisation, _ORGANISATION_READ, alias="o_"),
+        width=len(_ORGANISATION_READ),
+    )
+
+
+def organisation_from_row(values: Sequence[Any], *, db: str) -> Organisation | None:
+    if values[0] is None:
+        return None
+    return rows.instance(Organisation, _ORGANISATION_READ, values, db)
 
 
 def active_contacts_with_email(email: str) -> list[SupportContact]:
@@ -106,17 +214,6 @@ def active_contacts_with_email(email: str) -> list[SupportContact]:
         SupportContact.objects.alias(email_upper=Upper("email"))
         .filter(email_upper=Upper(Value(email.strip())), is_active=True)
         .select_related("organisation", "user")
-    )
-
-
-def contact_with_email(*, organisation: Organisation, email: str) -> SupportContact | None:
-    """The organisation's Support Contact with this address, active or not (the first by
-    name, should two differ only in case)."""
-    return (
-        SupportContact.objects.alias(email_upper=Upper("email"))
-        .filter(organisation_id=organisation.pk, email_upper=Upper(Value(email.strip())))
-        .order_by("name", "pk")  # one organisation: its name would only cost a join
-        .first()
     )
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db.models import JSONField, OuterRef, Subquery
-from django.db.models.functions import JSONObject
+from django.db.models import OuterRef, Subquery
 
+from supporthub import rows
 from supporthub.policies.models import Policy, PolicyVersion
 
 
@@ -70,41 +72,54 @@ def policy_version_number(*, version: PolicyVersion) -> int:
     ).count()
 
 
-# What a caller's query reads of the version in force, in its own statement (the entitlement
-# read of ticket creation): everything but the text, which is loaded only if this process
-# has not parsed that version yet.
-_IN_FORCE_FIELDS = ("id", "effective_date", "sha256", "source_name")
+@dataclass(frozen=True)
+class InForceSQL:
+    """The policies app's part of another app's hand-written read (see supporthub.rows): the
+    policy whose primary key is a column of the caller's row, and its version in force on a
+    date, everything but the version's text (loaded only if this process has not parsed it).
+
+    `joins` goes after the caller's FROM and takes the date (ISO text) as its one parameter,
+    before the caller's own; `select` is `width` columns for its SELECT list, read back by
+    `in_force_from_row`. The version's columns are NULL when no version is in force.
+    """
+
+    joins: str
+    select: str
+    width: int
 
 
-def policy_version_in_force_subquery(*, policy: OuterRef, on: date) -> Subquery:
-    """For another app's query: the version of `policy` (an outer reference to a policy's
-    primary key) in force on `on`, as a JSON object of its fields (NULL when none is); turn it
-    into the version with `policy_version_from_subquery`."""
-    return Subquery(
-        PolicyVersion.objects.filter(policy_id=policy, effective_date__lte=on)
-        .order_by("-effective_date", "-pk")
-        .values(fields=JSONObject(**{name: name for name in _IN_FORCE_FIELDS}))[:1],
-        output_field=JSONField(),
+_POLICY_READ = ("id", "key", "name")
+_VERSION_READ = ("id", "effective_date", "sha256", "source_name")
+
+
+def in_force_sql(*, policy_id: str) -> InForceSQL:
+    """`policy_id`: the caller's SQL for the policy's primary key (`s."policy_id"`)."""
+    policy, version = rows.table(Policy), rows.table(PolicyVersion)
+    v_id = rows.column(PolicyVersion, "id")
+    v_policy = rows.column(PolicyVersion, "policy_id")
+    v_effective = rows.column(PolicyVersion, "effective_date")
+    # Names from the models' _meta; the date is a parameter.
+    joins = (
+        f'LEFT JOIN {policy} p_ ON p_."{rows.column(Policy, "id")}" = {policy_id} '  # noqa: S608
+        f'LEFT JOIN {version} v_ ON v_."{v_id}" = ('
+        f'SELECT w_."{v_id}" FROM {version} w_ WHERE w_."{v_policy}" = {policy_id} '
+        f'AND w_."{v_effective}" <= %s ORDER BY w_."{v_effective}" DESC, w_."{v_id}" DESC '
+        "LIMIT 1)"
     )
+    select = (
+        f"{rows.columns(Policy, _POLICY_READ, alias='p_')}, "
+        f"{rows.columns(PolicyVersion, _VERSION_READ, alias='v_')}"
+    )
+    return InForceSQL(joins=joins, select=select, width=len(_POLICY_READ) + len(_VERSION_READ))
 
 
-def policy_version_from_subquery(
-    fields: dict[str, Any] | None, *, policy: Policy
-) -> PolicyVersion | None:
-    """The version that `policy_version_in_force_subquery` read (its text deferred), with its
-    policy in hand; None when no version was in force."""
-    if fields is None:
-        return None
-    effective = fields["effective_date"]
-    read = {
-        **fields,
-        "policy_id": policy.pk,
-        "effective_date": effective
-        if isinstance(effective, date)
-        else date.fromisoformat(effective),
-    }
-    # from_db takes the values in the order of the model's fields, the others deferred.
-    names = [f.attname for f in PolicyVersion._meta.concrete_fields if f.attname in read]
-    version = PolicyVersion.from_db(PolicyVersion.objects.db, names, [read[n] for n in names])
+def in_force_from_row(values: Sequence[Any], *, db: str) -> tuple[Policy, PolicyVersion | None]:
+    """The policy and its version in force (None when none is) from `InForceSQL.select`'s
+    columns; the version's policy is in hand."""
+    policy = rows.instance(Policy, _POLICY_READ, values[: len(_POLICY_READ)], db)
+    read = values[len(_POLICY_READ) :]
+    if read[0] is None:
+        return policy, None
+    version = rows.instance(PolicyVersion, ("policy_id", *_VERSION_READ), (policy.pk, *read), db)
     version.policy = policy
-    return version
+    return policy, version

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet, Subquery
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from supporthub import rows
 from supporthub.sla.models import CalendarStamp
 from supporthub.tickets.models import OPEN_STATUSES, FirstResponseStatus, Ticket
 
@@ -113,7 +114,9 @@ def attainment(
     ]
 
 
-def calendar_stamp_subquery() -> Subquery:
-    """For another app's query: the closures' CalendarStamp token, read in the same statement
-    (ticket creation reads closures again only when it changed)."""
-    return Subquery(CalendarStamp.objects.filter(pk=1).values("token")[:1])
+def calendar_stamp_sql() -> str:
+    """For another app's hand-written read (see supporthub.rows): the closures' CalendarStamp
+    token as a scalar subquery, read in the caller's statement (ticket creation reads closures
+    again only when it changed)."""
+    token, key = rows.column(CalendarStamp, "token"), rows.column(CalendarStamp, "id")
+    return f'(SELECT "{token}" FROM {rows.table(CalendarStamp)} WHERE "{key}" = 1)'  # noqa: S608

@@ -9,11 +9,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from supporthub.customers.models import Subscription
+from supporthub.customers.models import Subscription, SupportContact
 from supporthub.customers.selectors import (
     active_contacts_with_email,
     contact_with_email,
     entitlement_on,
+    requester_and_entitlement,
 )
 from supporthub.policies.models import PolicyVersion
 from supporthub.policies.selectors import PolicyNotInForce
@@ -86,3 +87,38 @@ def test_contacts_are_found_by_address_in_any_case(world: World) -> None:
     found = contact_with_email(organisation=world.organisation, email=address)
     assert found is not None and found.pk == world.carol.pk  # active or not
     assert contact_with_email(organisation=world.other_organisation, email=address) is None
+
+
+@pytest.mark.django_db
+def test_the_requester_and_the_entitlement_are_read_in_one_statement(world: World) -> None:
+    """The API create's read: the contact as the ORM reads it (every field, datetimes aware
+    on both databases), the entitlement as entitlement_on reads it."""
+    organisation, day = world.organisation, date(2026, 3, 4)
+    with CaptureQueriesContext(connection) as captured:
+        contact, entitlement = requester_and_entitlement(
+            organisation=organisation, email=world.carol.email.upper(), on=day
+        )
+    assert len(captured.captured_queries) == 1, captured.captured_queries
+    stored = SupportContact.objects.get(pk=world.carol.pk)
+    assert contact is not None and contact.organisation is organisation
+    fields = [f.attname for f in SupportContact._meta.concrete_fields]
+    assert [getattr(contact, f) for f in fields] == [getattr(stored, f) for f in fields]
+    assert contact.created_at.tzinfo is not None and not contact.get_deferred_fields()
+    alone = entitlement_on(organisation=organisation, on=day)
+    assert entitlement is not None and alone is not None
+    assert entitlement.subscription.pk == alone.subscription.pk
+    assert entitlement.policy_version.pk == alone.policy_version.pk
+    assert entitlement.calendar_stamp == alone.calendar_stamp
+    # Each part on its own: no such contact (or another organisation's), no subscription.
+    nobody, found = requester_and_entitlement(
+        organisation=organisation, email="nobody@example.com", on=day
+    )
+    assert nobody is None and found is not None
+    other, _ = requester_and_entitlement(
+        organisation=world.other_organisation, email=world.carol.email, on=day
+    )
+    assert other is None
+    contact, none = requester_and_entitlement(
+        organisation=organisation, email=world.carol.email, on=date(2031, 1, 1)
+    )
+    assert contact is not None and contact.pk == world.carol.pk and none is None
