@@ -51,6 +51,17 @@ class SingleSignOnBackend(OIDCAuthenticationBackend):
         user: User | None = super().authenticate(request, **kwargs)
         return user
 
+    def verify_token(self, token: str, **kwargs: Any) -> dict[str, Any]:
+        payload: dict[str, Any] = super().verify_token(token, **kwargs)
+        # The library leaves the audience unchecked; an ID token (the call with a nonce)
+        # must be addressed to this client (OpenID Connect Core 3.1.3.7).
+        if "nonce" in kwargs:
+            audience = payload.get("aud")
+            audiences = [audience] if isinstance(audience, str) else audience
+            if not isinstance(audiences, list) or self.OIDC_RP_CLIENT_ID not in audiences:
+                raise SuspiciousOperation(f"the ID token is for another client (aud={audience!r})")
+        return payload
+
     def verify_claims(self, claims: dict[str, Any]) -> bool:
         email = claims.get("email")
         if not isinstance(email, str) or not email.strip():

@@ -8,8 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from django.contrib.auth.models import User
+from django.core.exceptions import SuspiciousOperation
 from django.test import Client
 from pytest_django.live_server_helper import LiveServer
 
@@ -17,6 +19,7 @@ from supporthub.customers.models import Organisation, SupportContact
 from supporthub.staff.models import StaffMember
 from supporthub.testing import factories as f
 from supporthub.testing import idp
+from supporthub.web.sso import SingleSignOnBackend
 from supporthub.web.tests.conftest import SSO_LABEL, sign_in
 
 
@@ -174,11 +177,14 @@ def test_without_sso_there_is_no_button_and_no_sso_pages(client: Client, db: Non
     assert client.get("/sso/callback/?code=x&state=y").status_code == 404
 
 
+SECRET = "a-client-secret-long-enough-for-hs256"
+
+
 def _configured(settings: Any) -> None:
     settings.SSO_ENABLED = True
     settings.SSO_BUTTON_LABEL = SSO_LABEL
     settings.OIDC_RP_CLIENT_ID = "hub"
-    settings.OIDC_RP_CLIENT_SECRET = "secret"
+    settings.OIDC_RP_CLIENT_SECRET = SECRET
     settings.OIDC_OP_AUTHORIZATION_ENDPOINT = "https://id.example/authorize"
     settings.OIDC_OP_TOKEN_ENDPOINT = "https://id.example/token"
     settings.OIDC_OP_USER_ENDPOINT = "https://id.example/userinfo"
@@ -234,3 +240,20 @@ def test_a_password_login_never_reaches_the_provider(
 
     assert logged_in.status_code == 200
     assert "Log in to Support Hub" in logged_in.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("audience", "accepted"), [("hub", True), (["x", "hub"], True), ("x", False)]
+)
+def test_an_id_token_for_another_client_is_refused(
+    settings: Any, audience: str | list[str], accepted: bool
+) -> None:
+    _configured(settings)
+    settings.OIDC_RP_SIGN_ALGO = "HS256"
+    token = jwt.encode({"aud": audience, "nonce": "n", "sub": "1"}, SECRET, algorithm="HS256")
+
+    if accepted:
+        assert SingleSignOnBackend().verify_token(token, nonce="n")["sub"] == "1"
+    else:
+        with pytest.raises(SuspiciousOperation, match="for another client"):
+            SingleSignOnBackend().verify_token(token, nonce="n")
