@@ -54,6 +54,10 @@ def test_staff_member_signs_in_and_lands_where_they_were_going(
     assert User.objects.count() == 1
     assert User.objects.get() == alice.user
 
+    # Deactivated later: the session ends at the next request (Django's check, kept).
+    User.objects.filter(pk=alice.user.pk).update(is_active=False)
+    assert browser_less.get(f"{live_server.url}/console/").url.path == "/login/"
+
 
 def test_support_contact_signs_in_and_lands_in_the_hub(
     sso: idp.LoopbackProvider, live_server: LiveServer, browser_less: httpx.Client
@@ -209,6 +213,8 @@ def test_the_button_starts_at_the_provider_with_pkce_and_the_next_page(
     assert target.params["redirect_uri"] == "http://testserver/sso/callback/"
     assert target.params["code_challenge_method"] == "S256"
     assert client.session["oidc_login_next"] == "/console/"
+    client.get("/sso/start/?next=https://elsewhere.example/")
+    assert client.session["oidc_login_next"] is None  # never sent on to another site
 
 
 def test_a_callback_this_browser_did_not_start_ends_on_the_login_page(
