@@ -19,7 +19,7 @@ from supporthub.customers.models import Organisation, SupportContact
 from supporthub.staff.models import StaffMember
 from supporthub.testing import factories as f
 from supporthub.testing import idp
-from supporthub.web.sso import SingleSignOnBackend
+from supporthub.web.sso import SignInRefused, SingleSignOnBackend
 from supporthub.web.tests.conftest import SSO_LABEL, sign_in
 
 
@@ -263,3 +263,26 @@ def test_an_id_token_for_another_client_is_refused(
     else:
         with pytest.raises(SuspiciousOperation, match="for another client"):
             SingleSignOnBackend().verify_token(token, nonce="n")
+
+
+@pytest.mark.parametrize(
+    ("claims", "refusal"),
+    [
+        ({"email_verified": True}, "did not tell us your email address"),
+        ({"email": "a@x.example"}, "has not verified your email address a@x.example"),
+        ({"email": "a@x.example", "email_verified": "false"}, "has not verified"),
+        ({"email": "a@x.example", "email_verified": 1}, "has not verified"),
+        ({"email": "a@x.example", "email_verified": "True"}, None),  # a string, as some send
+        ({"email": "a@x.example", "email_verified": True}, None),
+    ],
+)
+def test_only_a_verified_address_is_used(
+    settings: Any, claims: dict[str, Any], refusal: str | None
+) -> None:
+    _configured(settings)
+
+    if refusal is None:
+        assert SingleSignOnBackend().verify_claims(claims) is True
+    else:
+        with pytest.raises(SignInRefused, match=refusal):
+            SingleSignOnBackend().verify_claims(claims)
