@@ -509,6 +509,58 @@ def _phone_region(name: str, default: str) -> str:
 VOICEMAIL_DEFAULT_REGION = _phone_region("VOICEMAIL_DEFAULT_REGION", "US")
 
 
+# --- Single sign-on (OpenID Connect, mozilla-django-oidc) ---------------------------------
+# Off while SSO_CLIENT_ID is empty. A sign-in is matched by its verified email to an active
+# staff member's login or an active Support Contact's; nobody gets a login from it
+# (supporthub.web.sso). The OIDC_* names are the library's. (django-axes, when added, puts
+# its backend first in AUTHENTICATION_BACKENDS.)
+OIDC_RP_CLIENT_ID = env_str("SSO_CLIENT_ID", "").strip()
+SSO_ENABLED = bool(OIDC_RP_CLIENT_ID)
+_SSO_ALGORITHMS = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "HS256"}
+
+
+def _sso_url(name: str, *, needed: bool) -> str:
+    url = _paging_url(name, "")
+    host = urlsplit(url).hostname or ""
+    loopback = host in {"localhost", "::1"} or host.startswith("127.")
+    if url and not url.startswith("https://") and not loopback:
+        raise ImproperlyConfigured(f"{name}={url!r} must be https:// (plain http on loopback only)")
+    if needed and not url:
+        raise ImproperlyConfigured(f"SSO_CLIENT_ID is set: {name} is needed too")
+    if url and not OIDC_RP_CLIENT_ID:
+        raise ImproperlyConfigured(f"{name} is set but SSO_CLIENT_ID is empty (SSO is off)")
+    return url
+
+
+SSO_BUTTON_LABEL = env_str("SSO_BUTTON_LABEL", "").strip() or "single sign-on"
+OIDC_RP_CLIENT_SECRET = env_str("SSO_CLIENT_SECRET", "")
+if SSO_ENABLED and not OIDC_RP_CLIENT_SECRET:
+    raise ImproperlyConfigured("SSO_CLIENT_ID is set: SSO_CLIENT_SECRET is needed too")
+OIDC_RP_SIGN_ALGO = env_str("SSO_SIGN_ALGORITHM", "RS256").strip().upper()
+if OIDC_RP_SIGN_ALGO not in _SSO_ALGORITHMS:
+    raise ImproperlyConfigured(
+        f"SSO_SIGN_ALGORITHM={OIDC_RP_SIGN_ALGO!r} is not one of {sorted(_SSO_ALGORITHMS)}"
+    )
+OIDC_OP_AUTHORIZATION_ENDPOINT = _sso_url("SSO_AUTHORIZATION_URL", needed=SSO_ENABLED)
+OIDC_OP_TOKEN_ENDPOINT = _sso_url("SSO_TOKEN_URL", needed=SSO_ENABLED)
+OIDC_OP_USER_ENDPOINT = _sso_url("SSO_USERINFO_URL", needed=SSO_ENABLED)
+# HS256 tokens are checked with the client secret, the others with the provider's keys.
+OIDC_OP_JWKS_ENDPOINT = _sso_url(
+    "SSO_JWKS_URL", needed=SSO_ENABLED and OIDC_RP_SIGN_ALGO != "HS256"
+)
+OIDC_RP_SCOPES = " ".join(env_str("SSO_SCOPES", "openid email").split())
+if not {"openid", "email"} <= set(OIDC_RP_SCOPES.split()):
+    raise ImproperlyConfigured(f"SSO_SCOPES={OIDC_RP_SCOPES!r} must include openid and email")
+OIDC_TIMEOUT = env_int("SSO_TIMEOUT", 10, minimum=1)
+OIDC_USE_PKCE = True
+OIDC_AUTHENTICATION_CALLBACK_URL = "web:sso_callback"
+LOGIN_REDIRECT_URL_FAILURE = "web:login"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "supporthub.web.sso.SingleSignOnBackend",  # does nothing while SSO is off
+]
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

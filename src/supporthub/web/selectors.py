@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth.models import User
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -48,3 +49,13 @@ def home_overview(viewer: Viewer) -> dict[str, Any]:
         "running": running,
         "now": timezone.now(),
     }
+
+
+def logins_for_verified_email(email: str) -> QuerySet[User]:
+    """The active logins single sign-on may match to `email`: an active staff member's (by
+    the login's address) or an active Support Contact's (by the contact's address)."""
+    return User.objects.filter(
+        Q(staff_member__is_active=True, email__iexact=email)
+        | Q(support_contact__is_active=True, support_contact__email__iexact=email),
+        is_active=True,
+    ).distinct()

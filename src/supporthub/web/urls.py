@@ -3,13 +3,15 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from supporthub.web import passwords, views
+from supporthub.web import passwords, sso, views
 
 app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="web:login"), name="logout"),
+    path("sso/start/", sso.SignInStartView.as_view(), name="sso_start"),
+    path("sso/callback/", sso.SignInCallbackView.as_view(), name="sso_callback"),
     path("healthz", views.healthz, name="healthz"),
     path("password/reset/", passwords.PasswordResetView.as_view(), name="password_reset"),
     path(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -28,6 +31,11 @@ def home(request: HttpRequest) -> HttpResponse:
 class LoginView(auth_views.LoginView):
     template_name = "web/login.html"
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["sso_label"] = settings.SSO_BUTTON_LABEL if settings.SSO_ENABLED else None
+        return context
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
