@@ -43,6 +43,11 @@ def _run(raw: bytes) -> tuple[InboundMessage, MailOutcome]:
         return inbound, mail_to_ticket(inbound=inbound)
 
 
+def _ticket(outcome: MailOutcome) -> Ticket:
+    assert outcome.ticket_id is not None, outcome.reason
+    return Ticket.objects.get(pk=outcome.ticket_id)
+
+
 # --- charsets ------------------------------------------------------------------------------
 
 
@@ -143,7 +148,7 @@ def test_a_ticket_shows_the_text_and_the_html_part_beside_it(world: World) -> No
 
     _, outcome = _run(_corpus("multipart-mixed-text-and-html-parts.eml"))
 
-    ticket = Ticket.objects.get(pk=outcome.ticket_id)
+    ticket = _ticket(outcome)
     assert ticket.body_format == BodyFormat.HTML
     shown = str(render_body(ticket.body, ticket.body_format))
     assert shown.index("our monitoring report is below") < shown.index("<td>search-3</td>")
@@ -156,7 +161,7 @@ def test_a_reply_with_html_beside_its_text_keeps_both_without_the_quoted_history
 ) -> None:
     carol = f.add_contact(world.organisation, "Carol Jones", email="carol@initech.example")
     _, opened = _run(_corpus("iso-2022-jp-no-charset.eml"))
-    ticket = Ticket.objects.get(pk=opened.ticket_id)
+    ticket = _ticket(opened)
     raw = _mail(
         f"From: {carol.email}\nSubject: Re: [{ticket.reference}] Search is slow\n"
         "Message-ID: <mixed-reply@initech.example>\n"
@@ -169,7 +174,7 @@ def test_a_reply_with_html_beside_its_text_keeps_both_without_the_quoted_history
     _, added = _run(raw)
 
     assert added.disposition == Disposition.ADDED
-    message = Message.objects.get(pk=added.ticket_message_id)
+    message = Message.objects.get(pk=added.ticket_message_id or 0)
     assert message.body_format == BodyFormat.HTML
     assert "The report is attached below." in message.body
     assert "<b>3</b>" in message.body
@@ -214,7 +219,7 @@ def test_a_contacts_mail_whose_boundary_never_appears_opens_a_ticket_with_the_ra
 
     assert outcome.disposition == Disposition.OPENED
     assert "Malformed MIME" in outcome.reason and "StartBoundaryNotFoundDefect" in outcome.reason
-    ticket = Ticket.objects.get(pk=outcome.ticket_id)
+    ticket = _ticket(outcome)
     assert "The declared boundary never appears in the body." in ticket.body
     attached = Attachment.objects.get(ticket=ticket)
     assert attached.filename == AS_RECEIVED
