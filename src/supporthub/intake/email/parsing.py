@@ -1,7 +1,7 @@
 """Reading a stored message: headers, body, attachments and what kind of mail it is.
 
 Pure functions over bytes (no database, no settings): the stdlib `email` package does the
-MIME work; this module only chooses what to keep and decodes text safely. Nothing here
+MIME work, `charsets` the decoding; this module only chooses what to keep. Nothing here
 raises on bad input: problems are reported in the result for the caller to act on.
 """
 
