@@ -169,8 +169,9 @@ def first_header(msg: Message, name: str) -> str:
 
     Read from the headers as received, so a message of any policy will do (a compat32
     headers-only parse is the cheap one): RFC 2047 words are decoded, raw 8-bit bytes read
-    as UTF-8, else in the charset the message's Content-Type declares, else Windows-1252.
-    Never raises on what a parser stored.
+    as UTF-8, else in the charset the message's Content-Type declares, else Windows-1252
+    (parse() also takes a multipart message's first text part's, which headers alone do not
+    show). Never raises on what a parser stored.
     """
     raw = first_raw(msg, name)
     return "" if raw is None else _decoded(raw, _charset(msg))
