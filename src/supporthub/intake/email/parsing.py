@@ -1,7 +1,7 @@
 """Reading a stored message: headers, body, attachments and what kind of mail it is.
 
 Pure functions over bytes (no database, no settings): the stdlib `email` package does the
-MIME work; this module only chooses what to keep and decodes text safely. Nothing here
+MIME work, `charsets` the decoding; this module only chooses what to keep. Nothing here
 raises on bad input: problems are reported in the result for the caller to act on.
 """
 
@@ -18,23 +18,24 @@ from email.parser import BytesParser
 from email.policy import default as default_policy
 from email.utils import getaddresses
 
+from supporthub.intake.email.charsets import clean, decode_as, decode_text
+
 # Defects after which the parts of a multipart message cannot be told apart: the body read
-# from it would be wrong, so the message is quarantined rather than half-read.
+# from it would be wrong, so it is not read as MIME (see `_structure_problem`).
 _STRUCTURAL_DEFECTS = (
     errors.NoBoundaryInMultipartDefect,
     errors.StartBoundaryNotFoundDefect,
     errors.MultipartInvariantViolationDefect,
 )
+# ... of which these leave the multipart's body as one text, which can still be read.
+_BOUNDARY_DEFECTS = (errors.NoBoundaryInMultipartDefect, errors.StartBoundaryNotFoundDefect)
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 _ADDRESS = re.compile(r"^[^@\s<>\"]+@[^@\s<>\"]+\.?[^@\s<>\"]*$")
 _REPLY_PREFIX = re.compile(
     r"^\s*(?:(?:re|fw|fwd|aw|wg|sv|vs|tr|rv|antw|r)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
 )
-# Used when a part names a charset Python does not know (or none, on 8-bit text that is not
-# UTF-8): every byte decodes, so nothing is lost and nothing raises.
-FALLBACK_CHARSET = "windows-1252"
 _EML_POLICY = default_policy.clone(linesep="\r\n")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+AS_RECEIVED = "message-as-received.eml"
 
 
 class _RememberingRegistry(HeaderRegistry):
@@ -116,6 +117,12 @@ class ParsedMail:
     files: tuple[MailFile, ...]
     automatic: str  # why this is an auto-reply or bounce, "" for mail written by a person
     structure_problem: str  # why the MIME structure cannot be read, "" when it can
+    # The structure cannot be read but its text can, as it stands (a multipart whose boundary
+    # never appears): `text` is that, and the message itself is the first file (AS_RECEIVED).
+    read_as_text: bool = False
+    # ("text" | "html", content) in order when HTML content stands beside the text (see
+    # _sections); () when `text`, else `html`, is the whole body.
+    sections: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = field(default=())  # repairs made on the way (unknown charsets...)
     headers: dict[str, str] = field(default_factory=dict)  # lower-cased name: first value
     # Authentication-Results, topmost header first (the receiving server's own comes first).
@@ -126,44 +133,6 @@ class ParsedMail:
         return self.from_addresses[0] if len(self.from_addresses) == 1 else ""
 
 
-def clean(text: str) -> str:
-    """Valid Unicode without NUL: lone surrogates (raw 8-bit header bytes) are re-decoded."""
-    if _has_surrogates(text):
-        raw = text.encode("utf-8", "surrogateescape")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode(FALLBACK_CHARSET, "replace")
-    return text.replace("\x00", "")
-
-
-def decode_text(payload: bytes, charset: str | None) -> tuple[str, str]:
-    """(text, note): the payload in its declared charset; an unknown one falls back safely.
-
-    The note says what was repaired ("" when nothing was).
-    """
-    name = (charset or "").strip().strip('"').strip("'").lower()
-    if name:
-        try:
-            return clean(payload.decode(name, "replace")), ""
-        except (LookupError, TypeError, ValueError):
-            # Unknown names, and codecs that are not text encodings ("base64", "zlib").
-            pass
-    try:
-        text = payload.decode("utf-8")
-        guessed = "UTF-8"
-    except UnicodeDecodeError:
-        text = payload.decode(FALLBACK_CHARSET, "replace")
-        guessed = "Windows-1252"
-    if not name:
-        return clean(text), ""
-    return clean(text), f"Unknown charset {name!r}: read as {guessed}."
-
-
-def _has_surrogates(text: str) -> bool:
-    return not text.isascii() and _SURROGATE.search(text) is not None
-
-
 def first_raw(msg: Message, name: str) -> str | None:
     """The first `name` header as received (raw 8-bit bytes as surrogates), None if absent."""
     for key, value in msg.raw_items():
@@ -172,19 +141,27 @@ def first_raw(msg: Message, name: str) -> str | None:
     return None
 
 
-def _decode_raw(value: str) -> str:
-    value = clean(value)
+def _decode_raw(value: str, charset: str | None = None) -> str:
+    value = clean(value, charset)
     if "=?" not in value:
         return value  # no encoded word: decode_header and make_header give it back as is
     try:
-        return clean(str(make_header(decode_header(value))))
+        # Each encoded word read as its label's superset (decode_as), then joined with the
+        # stdlib's white-space rules (make_header) as UTF-8.
+        words = [
+            (decode_as(chunk, word_charset).encode(), "utf-8")
+            if word_charset and isinstance(chunk, bytes)
+            else (chunk, word_charset)
+            for chunk, word_charset in decode_header(value)
+        ]
+        return clean(str(make_header(words)))
     except Exception:  # noqa: BLE001 - CharsetError, HeaderParseError, LookupError...
         return value
 
 
-def _decoded(raw: str) -> str:
+def _decoded(raw: str, charset: str | None = None) -> str:
     """A header value as received, decoded as parse() reads headers, white space collapsed."""
-    return " ".join(_decode_raw(raw).split())
+    return " ".join(_decode_raw(raw, charset).split())
 
 
 def first_header(msg: Message, name: str) -> str:
@@ -192,10 +169,12 @@ def first_header(msg: Message, name: str) -> str:
 
     Read from the headers as received, so a message of any policy will do (a compat32
     headers-only parse is the cheap one): RFC 2047 words are decoded, raw 8-bit bytes read
-    as UTF-8, else Windows-1252. Never raises on what a parser stored.
+    as UTF-8, else in the charset the message's Content-Type declares, else Windows-1252
+    (parse() also takes a multipart message's first text part's, which headers alone do not
+    show). Never raises on what a parser stored.
     """
     raw = first_raw(msg, name)
-    return "" if raw is None else _decoded(raw)
+    return "" if raw is None else _decoded(raw, _charset(msg))
 
 
 def _raw_values(msg: Message) -> dict[str, list[str]]:
@@ -225,9 +204,9 @@ def _addresses(raw: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _display_name(values: dict[str, list[str]]) -> str:
-    pairs = getaddresses([clean(v) for v in values.get("from", [])[:1]])
-    return _decoded(pairs[0][0]) if pairs else ""
+def _display_name(values: dict[str, list[str]], charset: str | None) -> str:
+    pairs = getaddresses([clean(v, charset) for v in values.get("from", [])[:1]])
+    return _decoded(pairs[0][0], charset) if pairs else ""
 
 
 _COMMENT = re.compile(r"\([^()]*\)")
@@ -311,13 +290,21 @@ def automatic_reason(
     return ""
 
 
-def _structure_problem(msg: Message) -> str:
+def _structure_problem(msg: Message) -> tuple[str, bool]:
+    """(why the MIME structure cannot be read, "" when it can; whether its text can still
+    be read as it stands: a multipart whose boundary is missing or never appears)."""
+    problem, readable = "", True
     for part in msg.walk():
-        for defect in part.defects:
-            if isinstance(defect, _STRUCTURAL_DEFECTS):
-                kind = part.get_content_type()
-                return f"Malformed MIME: {kind} part: {type(defect).__name__}."
-    return ""
+        found = [d for d in part.defects if isinstance(d, _STRUCTURAL_DEFECTS)]
+        if not found:
+            continue
+        boundary = [d for d in found if isinstance(d, _BOUNDARY_DEFECTS)]
+        defect = (boundary or found)[0]
+        problem = problem or (
+            f"Malformed MIME: {part.get_content_type()} part: {type(defect).__name__}."
+        )
+        readable = readable and bool(boundary)
+    return problem, readable and bool(problem)
 
 
 def _filename(part: Message, index: int) -> str:
@@ -346,6 +333,19 @@ def _content(part: Message) -> bytes:
             return inner.as_bytes(policy=_EML_POLICY)
         except Exception:  # noqa: BLE001 - serialise as text if the generator chokes
             return inner.as_string().encode("utf-8", "surrogateescape")
+    return _payload(part)
+
+
+def _payload(part: Message) -> bytes:
+    """The part's content, its transfer encoding undone.
+
+    The stdlib decodes only a Content-Transfer-Encoding written exactly: one with a trailing
+    space, a comment or a stray `;` (as some mailers write it) is read as its token.
+    """
+    header = part.get("content-transfer-encoding")
+    cte = getattr(header, "cte", None)
+    if cte in ("base64", "quoted-printable") and str(header).lower() != cte:
+        part.replace_header("Content-Transfer-Encoding", cte)
     payload = part.get_payload(decode=True)
     return payload if isinstance(payload, bytes) else b""
 
@@ -366,6 +366,12 @@ class _Walk:
     htmls: list[str] = field(default_factory=list)
     files: list[MailFile] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The text and HTML parts in order, with the block each belongs to: a child of a
+    # multipart/mixed (or of any multipart but alternative and related) is a block of its
+    # own; everything under one multipart/alternative or /related is one block.
+    pieces: list[tuple[int, str, str]] = field(default_factory=list)
+    blocks: int = 0
+    charset: str | None = None  # the first text part's
 
 
 def _is_attachment(part: Message) -> bool:
@@ -378,7 +384,7 @@ def _is_attachment(part: Message) -> bool:
         return True
 
 
-def _walk(part: Message, into: _Walk) -> None:
+def _walk(part: Message, into: _Walk, block: int = 0, *, one_block: bool = False) -> None:
     ctype = part.get_content_type()
     if ctype == "message/rfc822" or (ctype.startswith("message/") and part.is_multipart()):
         into.files.append(
@@ -387,20 +393,48 @@ def _walk(part: Message, into: _Walk) -> None:
         return
     if part.is_multipart():
         children = part.get_payload()
+        one_block = one_block or part.get_content_subtype() in ("alternative", "related")
         if isinstance(children, list):
             for child in children:
                 if isinstance(child, Message):
-                    _walk(child, into)
+                    if not one_block:
+                        into.blocks += 1
+                        block = into.blocks
+                    _walk(child, into, block, one_block=one_block)
         return
-    if ctype in ("text/plain", "text/html") and not _is_attachment(part):
-        payload = part.get_payload(decode=True)
-        text, note = decode_text(payload if isinstance(payload, bytes) else b"", _charset(part))
-        if note:
-            into.notes.append(note)
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-        (into.texts if ctype == "text/plain" else into.htmls).append(text)
+    if part.get_content_maintype() == "multipart":
+        # Its boundary never appears (see _structure_problem): its body read as one text.
+        ctype = "text/plain"
+    elif ctype not in ("text/plain", "text/html") or _is_attachment(part):
+        into.files.append(MailFile(_filename(part, len(into.files) + 1), ctype, _content(part)))
         return
-    into.files.append(MailFile(_filename(part, len(into.files) + 1), ctype, _content(part)))
+    charset = _charset(part)
+    into.charset = into.charset or charset
+    text, note = decode_text(_payload(part), charset)
+    if note:
+        into.notes.append(note)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    kind = "text" if ctype == "text/plain" else "html"
+    (into.texts if kind == "text" else into.htmls).append(text)
+    into.pieces.append((block, kind, text))
+
+
+def _sections(pieces: list[tuple[int, str, str]]) -> tuple[tuple[str, str], ...]:
+    """The body as ("text" | "html", content) sections in order, when the mail holds HTML
+    content beside its text (a text/html part that is no alternative of a text/plain one,
+    as in multipart/mixed); () otherwise, the text (else the HTML) being the whole body."""
+    kinds: dict[int, set[str]] = {}
+    for block, kind, content in pieces:
+        if content.strip():
+            kinds.setdefault(block, set()).add(kind)
+    if not any("text" in k for k in kinds.values()) or all("text" in k for k in kinds.values()):
+        return ()
+    # A block with text shows its text (as a body of text does), one without its HTML.
+    return tuple(
+        (kind, content.strip("\n"))
+        for block, kind, content in pieces
+        if content.strip() and (kind == "text") == ("text" in kinds[block])
+    )
 
 
 def parse(raw: bytes) -> ParsedMail:
@@ -414,12 +448,18 @@ def parse(raw: bytes) -> ParsedMail:
         structure = f"Malformed MIME: the parser gave up on the body ({type(exc).__name__})."
     else:
         structure = ""
+    read_as_text = False
     try:
-        structure = structure or _structure_problem(msg)
         if not structure:
+            structure, read_as_text = _structure_problem(msg)
+        if not structure or read_as_text:
             _walk(msg, walked)
     except Exception as exc:  # noqa: BLE001 - the stdlib fails in assorted ways on bad MIME
         structure = f"Malformed MIME: {type(exc).__name__}: {clean(str(exc))[:200]}"
+        read_as_text = False
+    if read_as_text:
+        walked.files.insert(0, MailFile(AS_RECEIVED, "message/rfc822", raw))
+        walked.notes.append(f"{structure} Its text is shown as received; {AS_RECEIVED} holds it.")
     values = _raw_values(msg)
     from_addresses = _addresses(values.get("from", []))
     try:
@@ -429,12 +469,14 @@ def parse(raw: bytes) -> ParsedMail:
     recipients: list[str] = []
     for name in ("to", "cc", "delivered-to", "x-original-to", "envelope-to"):
         recipients.extend(_addresses(values.get(name, [])))
-    headers = {name: _decoded(raw[0]) for name, raw in values.items()}
+    # Raw 8-bit header bytes that are not UTF-8 are read in the charset the message declares.
+    charset = _charset(msg) or walked.charset
+    headers = {name: _decoded(raw[0], charset) for name, raw in values.items()}
     html = "\n".join(h for h in walked.htmls if h.strip())
     return ParsedMail(
         message_id=(message_ids(headers.get("message-id", "")) or ("",))[0],
         from_addresses=from_addresses,
-        from_name=_display_name(values),
+        from_name=_display_name(values, charset),
         subject=headers.get("subject", ""),
         in_reply_to=message_ids(headers.get("in-reply-to", "")),
         references=message_ids(headers.get("references", "")),
@@ -444,6 +486,8 @@ def parse(raw: bytes) -> ParsedMail:
         files=tuple(walked.files),
         automatic=automatic,
         structure_problem=structure,
+        read_as_text=read_as_text,
+        sections=_sections(walked.pieces) if not read_as_text else (),
         notes=tuple(dict.fromkeys(walked.notes)),
         headers=headers,
         auth_results=tuple(

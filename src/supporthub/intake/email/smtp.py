@@ -2,7 +2,10 @@
 
 A sending MTA keeps a message it got a 4xx for and tries again later, so a failure to store
 (a database restart, a full disk) delays mail and never loses it. A 5xx would make the
-sender give up: the listener never answers one for a storage failure.
+sender give up: the listener never answers one for a storage failure. The only 5xx answers
+are for the sender's own faults: a message over SMTP_LISTEN_MAX_BYTES (552, the limit EHLO
+announces as SIZE; a single line longer than that gets aiosmtpd's 500) and an empty one.
+Lines longer than RFC 5321's 1,000 octets are taken, as common MTAs take them.
 """
 
 from __future__ import annotations
@@ -57,6 +60,15 @@ def plain_address(arg: str) -> tuple[str, str] | None:
 
 
 class _SMTP(SMTP):
+    def __init__(self, handler: Any, *, data_size_limit: int, **kwargs: Any) -> None:
+        # aiosmtpd refuses a line over RFC 5321's 1,000 octets with a permanent 500 and stores
+        # nothing; mailers write longer ones (HTML or base64 in one line) and common MTAs pass
+        # them on. A line may be as long as the whole message may be (SMTP_LISTEN_MAX_BYTES,
+        # plus its CRLF and a transparency dot): only a message over that limit is refused.
+        # The reader's buffer is sized by this limit: set before the reader is made.
+        self.line_length_limit = data_size_limit + 3
+        super().__init__(handler, data_size_limit=data_size_limit, **kwargs)
+
     def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
         plain = plain_address(arg)
         if plain is None:

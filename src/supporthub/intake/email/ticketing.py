@@ -10,7 +10,9 @@ module reads the row and never writes it. In order:
    daemons), read receipts and auto-replies (Auto-Submitted other than "no",
    X-Auto-Response-Suppress, Precedence bulk/list/junk, X-Autoreply/X-Autorespond).
 2. A MIME structure that cannot be read, or no single usable From address, raises
-   MailUnprocessable: the inbox quarantines the message for an admin. So does a contact of
+   MailUnprocessable: the inbox quarantines the message for an admin. (A multipart whose
+   boundary is missing or never appears goes on: its text is the body as received, the
+   message itself attached, and the admin's reason says so.) So does a contact of
    several organisations naming no ticket, an organisation with no subscription in force,
    and, when INBOUND_MAIL_AUTHSERV_ID is set, a contact's address our MX did not prove
    (no DMARC pass, no aligned DKIM or SPF pass): From is otherwise only a claim.
@@ -32,6 +34,10 @@ module reads the row and never writes it. In order:
 6. Otherwise a new ticket is OPENED at Severity 3 (or the policy's forced email severity),
    its clock started at the server's receipt time, and acknowledged by one mail threaded
    under the sender's message, with the due time and the Support Hub link for Severity 1/2.
+
+The body is the mail's text, else its HTML; where a text/html part stands beside the text
+as content of its own (multipart/mixed, not /alternative) the body is HTML holding both in
+order, the text escaped and the HTML sanitised, as the Support Hub shows each alone.
 
 Attachments over ATTACHMENT_MAX_BYTES or past ATTACHMENTS_PER_MESSAGE are left out with an
 internal note on the ticket; the sender hears of it in the acknowledgement, or for a reply in
@@ -95,6 +101,7 @@ from supporthub.tickets.models import (
     Ticket,
 )
 from supporthub.tickets.opening import TicketRequest, ticket_open
+from supporthub.tickets.rendering import render_body
 
 DEFAULT_EMAIL_SEVERITY = 3
 _SEVERITY_ASKED = re.compile(
@@ -129,7 +136,7 @@ def mail_to_ticket(*, inbound: InboundMessage) -> MailOutcome:
     ignored = machine_mail(inbound, mail)
     if ignored:
         return MailOutcome(Disposition.IGNORED, ignored)
-    if mail.structure_problem:
+    if mail.structure_problem and not mail.read_as_text:
         raise MailUnprocessable(mail.structure_problem)
     sender = sender_of(mail)
     contacts = active_contacts_with_email(sender)
@@ -157,7 +164,26 @@ def mail_to_ticket(*, inbound: InboundMessage) -> MailOutcome:
 # --- replies -----------------------------------------------------------------------------
 
 
+def _sections_body(mail: ParsedMail, *, reply: bool) -> str:
+    """Text and HTML content side by side (see parsing._sections), each section shown as it
+    would be alone (text escaped, HTML sanitised: one section's broken markup cannot reach
+    into the next), a rule between them."""
+    shown = []
+    for kind, content in mail.sections:
+        if kind == "text":
+            shown.append(
+                render_body(strip_quoted_text(content) if reply else content, BodyFormat.TEXT)
+            )
+        else:
+            shown.append(
+                render_body(strip_quoted_html(content) if reply else content, BodyFormat.HTML)
+            )
+    return "\n<hr>\n".join(shown)
+
+
 def _reply_body(mail: ParsedMail) -> tuple[str, BodyFormat]:
+    if mail.sections:
+        return _sections_body(mail, reply=True), BodyFormat.HTML
     if mail.text.strip():
         return strip_quoted_text(mail.text), BodyFormat.TEXT
     if mail.html.strip():
@@ -181,6 +207,8 @@ def _add(
     audit_many([_received_entry(ticket, inbound, mail, contact, message=message)])
     left_out = _attach(inbound, ticket, contact, mail.files, message=message)
     reason = f"Added to {ticket.reference} as a reply from {contact.email}."
+    if mail.read_as_text:
+        reason += f" {mail.structure_problem} Its text is shown as received."
     if left_out:
         reason += f" {len(left_out)} attachment(s) left out."
         told = mail_attachments_left_out_enqueue(
@@ -241,7 +269,9 @@ def _open(
 ) -> MailOutcome:
     contact, follow_up_of = opening.contact, opening.follow_up_of
     organisation = contact.organisation
-    if mail.text.strip():
+    if mail.sections:
+        body, body_format = _sections_body(mail, reply=False), BodyFormat.HTML
+    elif mail.text.strip():
         body, body_format = mail.text, BodyFormat.TEXT
     else:
         body, body_format = mail.html, BodyFormat.HTML if mail.html.strip() else BodyFormat.TEXT
@@ -329,6 +359,8 @@ def _open(
     reason = f"Opened {ticket.reference} for {contact.email} at Severity {ticket.severity}."
     if follow_up_of is not None:
         reason += f" It follows up {follow_up_of.reference}, which is closed."
+    if mail.read_as_text:
+        reason += f" {mail.structure_problem} Its text is shown as received."
     if thread.not_followed:
         reason += " Not followed: " + "; ".join(thread.not_followed) + "."
     if left_out:

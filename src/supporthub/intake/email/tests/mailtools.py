@@ -46,7 +46,7 @@ def store(
     dedupe_key: str | None = None,
 ) -> InboundMessage:
     """An InboundMessage row as the inbox stores it (the envelope sender defaults to From)."""
-    msg = as_message(raw)
+    msg = BytesParser(policy=default_policy).parsebytes(raw, headersonly=True)  # as the inbox
     digest = hashlib.sha256(raw).hexdigest()
     if envelope_sender is None:
         envelope_sender = str(msg.get("From", "") or "")

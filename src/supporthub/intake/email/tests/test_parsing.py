@@ -10,11 +10,10 @@ from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from supporthub.intake.email.charsets import clean, decode_text
 from supporthub.intake.email.parsing import (
     ParsedMail,
     automatic_reason,
-    clean,
-    decode_text,
     first_header,
     parse,
     strip_quoted_html,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.conf import settings as django_settings
 from django.db import OperationalError
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -21,10 +25,11 @@ from supporthub.intake.email.tests.servers import free_port
 
 # The listener stores from its own threads, on their own connections: the rows must commit.
 pytestmark = pytest.mark.django_db(transaction=True)
+CORPUS = Path(django_settings.SRC_DIR).parent.parent / "tests" / "mail"
+SMALL_LIMIT = 64 * 1024
 
 
-@pytest.fixture
-def server() -> Iterator[Controller]:
+def _serving() -> Iterator[Controller]:
     controller = listener(host="127.0.0.1", port=free_port())
     controller.start()
     try:
@@ -34,6 +39,18 @@ def server() -> Iterator[Controller]:
         smtp_handler = controller.handler
         assert isinstance(smtp_handler, smtp.InboxHandler)
         smtp_handler.close()
+
+
+@pytest.fixture
+def server() -> Iterator[Controller]:
+    yield from _serving()
+
+
+@pytest.fixture
+def small_server(settings: Any) -> Iterator[Controller]:
+    """A listener taking messages of at most 64 KiB."""
+    settings.SMTP_LISTEN_MAX_BYTES = SMALL_LIMIT
+    yield from _serving()
 
 
 def _send(server: Controller, raw: bytes, to: str = "support@supporthub.example") -> bytes:
@@ -121,6 +138,39 @@ def test_any_error_at_all_is_a_451_never_a_5xx(
     with pytest.raises(smtplib.SMTPDataError) as refused:
         _send(server, message(1))
     assert refused.value.smtp_code == 451
+
+
+def test_a_line_longer_than_rfc_5321_allows_is_taken_and_stored_whole(server: Controller) -> None:
+    raw = (CORPUS / "long-line-over-1000-octets.eml").read_bytes()
+    assert max(len(line) for line in raw.split(b"\r\n")) > 7000
+
+    _send(server, raw)
+
+    assert bytes(InboundMessage.objects.get().raw) == raw
+
+
+def test_an_attachment_in_one_base64_line_of_a_megabyte_is_taken(server: Controller) -> None:
+    raw = message(1, body="See the log.\r\n")
+    raw = raw.replace(b"Content-Type: text/plain", b"Content-Type: application/octet-stream")
+    raw = raw.replace(b"See the log.", base64.b64encode(bytes(768 * 1024)))
+
+    _send(server, raw)
+
+    assert bytes(InboundMessage.objects.get().raw) == raw
+
+
+def test_lines_as_long_as_the_size_limit_are_taken_only_a_larger_message_is_refused(
+    small_server: Controller,
+) -> None:
+    head = message(1, body="")
+    _send(small_server, head + b"x" * (SMALL_LIMIT - len(head) - 100) + b"\r\n")
+    assert InboundMessage.objects.count() == 1
+
+    # Over SMTP_LISTEN_MAX_BYTES, which EHLO announces as SIZE: the sender's fault, refused.
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        _send(small_server, message(2, body="") + b"x" * SMALL_LIMIT + b"\r\n")
+    assert refused.value.smtp_code in (500, 552)
+    assert InboundMessage.objects.count() == 1
 
 
 def test_unparseable_mail_is_still_accepted_and_stored(server: Controller) -> None:
