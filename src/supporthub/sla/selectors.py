@@ -15,18 +15,6 @@ from supporthub.sla.models import CalendarStamp
 from supporthub.tickets.models import OPEN_STATUSES, FirstResponseStatus, Ticket
 
 
-def running_clocks() -> QuerySet[Ticket]:
-    """Open tickets whose first-response clock runs (a target, no first response yet).
-
-    These are the rows of the `ticket_running_clock_due` partial index.
-    """
-    return Ticket.objects.filter(
-        status__in=[str(s) for s in OPEN_STATUSES],
-        first_response_at__isnull=True,
-        first_response_due_at__isnull=False,
-    )
-
-
 def warnings_due(*, now: datetime) -> QuerySet[Ticket]:
     """Running clocks whose next breach warning is due, earliest first: the breach scan.
 

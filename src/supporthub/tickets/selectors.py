@@ -143,3 +143,15 @@ def hot_items(viewer: Viewer) -> QuerySet[Ticket]:
         .select_related("organisation", "assignee")
         .order_by("escalated_at", "pk")
     )
+
+
+def running_clocks() -> QuerySet[Ticket]:
+    """Open tickets whose first-response clock runs (a target, no first response yet).
+
+    These are the rows of the `ticket_running_clock_due` partial index.
+    """
+    return Ticket.objects.filter(
+        status__in=[str(s) for s in OPEN_STATUSES],
+        first_response_at__isnull=True,
+        first_response_due_at__isnull=False,
+    )

@@ -12,8 +12,7 @@ from django.utils import timezone
 from supporthub.access import Viewer
 from supporthub.customers.models import Organisation
 from supporthub.policies.selectors import latest_policy_versions
-from supporthub.sla.selectors import running_clocks
-from supporthub.tickets.selectors import tickets_visible_to
+from supporthub.tickets.selectors import running_clocks, tickets_visible_to
 
 
 def organisations_visible_to(viewer: Viewer) -> QuerySet[Organisation]:
