@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
@@ -162,3 +163,33 @@ def test_the_back_office_login_is_throttled_too(client: Client) -> None:
     assert refused.status_code == 429 and "Too many failed logins" in refused.content.decode()
     # The failures of the two forms add up: they are one account at one address.
     assert _log_in(client, "root", RIGHT).status_code == 429
+
+
+def test_the_back_office_lists_a_lock_and_deleting_it_lifts_it(client: Client, carol: User) -> None:
+    _guess(client, "carol", 5)
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("root", "root@vendor.example", RIGHT))
+    listing = admin.get("/admin/axes/accessattempt/")
+    assert listing.status_code == 200 and "carol" in listing.content.decode()
+    [attempt] = AccessAttempt.objects.all()
+    done = admin.post(
+        "/admin/axes/accessattempt/",
+        {"action": "delete_selected", "_selected_action": [attempt.pk], "post": "yes"},
+    )
+    assert done.status_code == 302 and not AccessAttempt.objects.exists()
+    assert _log_in(client, "carol", RIGHT).status_code == 302
+
+
+def test_an_address_trying_new_names_waits_longer_each_time(
+    client: Client, carol: User, settings: Any
+) -> None:
+    limit = settings.LOGIN_ADDRESS_FAILURE_LIMIT
+    with time_machine.travel(timezone.now(), tick=False) as clock:
+        for run, minutes in enumerate((5, 10)):
+            statuses = [
+                _log_in(client, f"user{run}-{n}", "guess").status_code for n in range(limit)
+            ]
+            assert statuses[-1] == 429 and statuses.count(429) == 1
+            assert _log_in(client, "carol", RIGHT)["Retry-After"] == str(minutes * 60)
+            clock.shift(timedelta(minutes=minutes, seconds=5))
+        assert _log_in(client, "carol", RIGHT).status_code == 302
