@@ -573,5 +573,7 @@ LOGGING = {
     "loggers": {
         "django.request": {"filters": ["client_error"]},
         "django.security": {"filters": ["client_error"]},
+        # Login throttling: each failure and lockout is a warning; axes' bookkeeping is noise.
+        "axes": {"level": "WARNING"},
     },
 }
