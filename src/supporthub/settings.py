@@ -247,15 +247,19 @@ SERVED_OVER_HTTPS = PUBLIC_BASE_URL.startswith("https://")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
 
 
-def _proxy_ssl_header() -> tuple[str, str] | None:
-    name = env_str("SECURE_PROXY_SSL_HEADER", "").strip()
-    if not name:
+def env_header(name: str, example: str) -> str | None:
+    """A request header named in the environment, as its request.META key; None when empty."""
+    value = env_str(name, "").strip()
+    if not value:
         return None
-    if not _HEADER_NAME.fullmatch(name):
-        raise ImproperlyConfigured(
-            f"SECURE_PROXY_SSL_HEADER={name!r} is not a header name (e.g. X-Forwarded-Proto)"
-        )
-    return ("HTTP_" + name.upper().replace("-", "_"), "https")
+    if not _HEADER_NAME.fullmatch(value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a header name (e.g. {example})")
+    return "HTTP_" + value.upper().replace("-", "_")
+
+
+def _proxy_ssl_header() -> tuple[str, str] | None:
+    header = env_header("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto")
+    return None if header is None else (header, "https")
 
 
 def _hsts() -> tuple[int, bool, bool]:
@@ -282,6 +286,56 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS, SECURE_HSTS_INCLUDE_SUBDOMAINS, SECURE_HSTS_PRELOAD = _hsts()
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", SERVED_OVER_HTTPS)
 CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SERVED_OVER_HTTPS)
+
+# --- Login throttling (django-axes) ----------------------------------------------------------
+# Failed logins on every password form (/login/, /admin/login/: both authenticate through
+# Django, which axes watches) are counted per account at a client address, and per address
+# over all names. Past LOGIN_FAILURE_LIMIT for the account there, or LOGIN_ADDRESS_FAILURE_LIMIT
+# for the address, that address is refused (429, even the right password) for a wait that
+# starts at LOGIN_LOCKOUT_MINUTES and doubles for each further limit's worth of failures in the
+# past day, up to LOGIN_LOCKOUT_MAX_MINUTES. Nothing is counted per account alone, so a guesser
+# elsewhere never locks a colleague out. The client address is REMOTE_ADDR, unless
+# LOGIN_CLIENT_IP_HEADER names the header a trusted proxy in front sets (X-Forwarded-For,
+# X-Real-IP): its right-most entry is taken, the one that proxy wrote (whatever a client sent
+# sits to its left). Set it only behind such a proxy: anyone can send the header.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=2)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=2)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 5, minimum=1)
+LOGIN_LOCKOUT_MAX_MINUTES = env_int("LOGIN_LOCKOUT_MAX_MINUTES", 60, minimum=1)
+if LOGIN_LOCKOUT_MAX_MINUTES < LOGIN_LOCKOUT_MINUTES:
+    raise ImproperlyConfigured(
+        f"LOGIN_LOCKOUT_MAX_MINUTES={LOGIN_LOCKOUT_MAX_MINUTES} is shorter than "
+        f"LOGIN_LOCKOUT_MINUTES={LOGIN_LOCKOUT_MINUTES} (the first wait)"
+    )
+LOGIN_CLIENT_IP_HEADER = env_header("LOGIN_CLIENT_IP_HEADER", "X-Forwarded-For")
+INSTALLED_APPS.append("axes")
+# Last, so it sees the login views' answers and turns a refused login into the lockout page.
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# Axes' backend comes first: it refuses a locked-out client before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "supporthub.web.throttle.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = "supporthub.web.throttle.cool_off"
+# Each client's attempts expire on their own (its wait differs from another's), and tries made
+# while refused are not counted: the right password typed during the wait does not prolong it.
+AXES_USE_ATTEMPT_EXPIRATION = True
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# A success does not wipe the address's count (a guesser with a login of their own could).
+AXES_RESET_ON_SUCCESS = False
+# The failure log is what the doubling wait is reckoned from; successful logins are not kept.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_DISABLE_ACCESS_LOG = True
+AXES_LOCKOUT_CALLABLE = "supporthub.web.throttle.lockout_response"
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    (LOGIN_CLIENT_IP_HEADER, "REMOTE_ADDR") if LOGIN_CLIENT_IP_HEADER else ("REMOTE_ADDR",)
+)
+AXES_IPWARE_PROXY_ORDER = "right-most"
+# No banner on every command's start; a lockout is still logged (names and addresses masked).
+AXES_VERBOSE = False
 
 # --- Content-Security-Policy (django-csp) ------------------------------------------------------
 # Every page's scripts and styles are static files of our own origin: no inline script or
@@ -512,8 +566,8 @@ VOICEMAIL_DEFAULT_REGION = _phone_region("VOICEMAIL_DEFAULT_REGION", "US")
 # --- Single sign-on (OpenID Connect, mozilla-django-oidc) ---------------------------------
 # Off while SSO_CLIENT_ID is empty. A sign-in is matched by its verified email to an active
 # staff member's login or an active Support Contact's; nobody gets a login from it
-# (supporthub.web.sso). The OIDC_* names are the library's. (django-axes, when added, puts
-# its backend first in AUTHENTICATION_BACKENDS.)
+# (supporthub.web.sso). The OIDC_* names are the library's. Axes' backend stays first in
+# AUTHENTICATION_BACKENDS: a locked-out client is refused before any sign-in is checked.
 OIDC_RP_CLIENT_ID = env_str("SSO_CLIENT_ID", "").strip()
 SSO_ENABLED = bool(OIDC_RP_CLIENT_ID)
 _SSO_ALGORITHMS = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "HS256"}
@@ -555,10 +609,7 @@ OIDC_TIMEOUT = env_int("SSO_TIMEOUT", 10, minimum=1)
 OIDC_USE_PKCE = True
 OIDC_AUTHENTICATION_CALLBACK_URL = "web:sso_callback"
 LOGIN_REDIRECT_URL_FAILURE = "web:login"
-AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "supporthub.web.sso.SingleSignOnBackend",  # does nothing while SSO is off
-]
+AUTHENTICATION_BACKENDS.append("supporthub.web.sso.SingleSignOnBackend")  # idle while SSO is off
 
 
 LOGGING = {
@@ -571,5 +622,7 @@ LOGGING = {
     "loggers": {
         "django.request": {"filters": ["client_error"]},
         "django.security": {"filters": ["client_error"]},
+        # Login throttling: each failure and lockout is a warning; axes' bookkeeping is noise.
+        "axes": {"level": "WARNING"},
     },
 }

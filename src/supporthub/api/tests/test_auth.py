@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
@@ -118,13 +119,13 @@ def test_staff_token_acts_as_its_staff_login(world: World, org_api: Api) -> None
 
 def test_session_reads_need_no_csrf_token(world: World) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.login(username="carol", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="carol", password="pw-for-tests")
     assert client.get("/api/tickets").status_code == 200
 
 
 def test_session_writes_need_the_csrf_token(world: World) -> None:
     client = Client(enforce_csrf_checks=True)
-    client.login(username="carol", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="carol", password="pw-for-tests")
     body = new_ticket(world)
     refused = client.post("/api/tickets", body, content_type="application/json")
     assert refused.status_code == 403
@@ -142,7 +143,7 @@ def test_session_writes_need_the_csrf_token(world: World) -> None:
 def test_login_with_no_role_is_403(world: World) -> None:
     f.user(username="nobody")
     client = Client()
-    client.login(username="nobody", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="nobody", password="pw-for-tests")
     response = client.get("/api/tickets")
     assert response.status_code == 403
     assert "no Support Hub role" in response.json()["detail"]

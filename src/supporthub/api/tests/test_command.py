@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest
 from django.test import Client
 
 from supporthub.api.models import ApiToken
@@ -71,7 +72,7 @@ def test_the_underscore_spelling_is_the_same_command(world: World) -> None:
 def test_admin_creates_a_token_and_shows_it_once(world: World) -> None:
     get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-tests")
     client = Client()
-    client.login(username="root", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="root", password="pw-for-tests")
     page = client.post(
         "/admin/api/apitoken/add/",
         {"name": "Zapier", "organisation": world.organisation.pk, "staff_user": ""},
@@ -94,7 +95,7 @@ def test_admin_creates_a_token_and_shows_it_once(world: World) -> None:
 def test_admin_refuses_a_token_with_two_scopes_or_none(world: World) -> None:
     get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-tests")
     client = Client()
-    client.login(username="root", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="root", password="pw-for-tests")
     page = client.post("/admin/api/apitoken/add/", {"name": "Nothing"})
     assert "not both" in page.content.decode()
     assert not ApiToken.objects.exists()
@@ -104,7 +105,7 @@ def test_admin_revoke_action(world: World) -> None:
     _run("create", "--organisation", "Initech", "--name", "CRM")
     get_user_model().objects.create_superuser("root", "root@example.com", "pw-for-tests")
     client = Client()
-    client.login(username="root", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="root", password="pw-for-tests")
     token = ApiToken.objects.get()
     client.post(
         "/admin/api/apitoken/",

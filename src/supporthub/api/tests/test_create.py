@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import pytest
+from django.http import HttpRequest
 from django.test import Client
 
 from supporthub.api.services import api_token_create
@@ -61,7 +62,7 @@ def test_unknown_severity_is_refused_naming_the_field(world: World, org_api: Api
 
 def test_customer_session_opens_as_its_own_contact_through_the_hub(world: World) -> None:
     client = Client()
-    client.login(username="carol", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="carol", password="pw-for-tests")
     body = new_ticket(world)
     del body["requester_email"]
     response = client.post("/api/tickets", body, content_type="application/json")
@@ -72,7 +73,7 @@ def test_customer_session_opens_as_its_own_contact_through_the_hub(world: World)
 
 def test_customer_session_cannot_report_as_someone_else(world: World) -> None:
     client = Client()
-    client.login(username="carol", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="carol", password="pw-for-tests")
     body = new_ticket(world, requester_email="someone@else.example")
     response = client.post("/api/tickets", body, content_type="application/json")
     assert response.status_code == 422
@@ -82,7 +83,7 @@ def test_customer_session_cannot_report_as_someone_else(world: World) -> None:
 def test_retired_contact_reads_but_cannot_open(world: World) -> None:
     customer_services.support_contact_retire(contact=world.carol)
     client = Client()
-    client.login(username="carol", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="carol", password="pw-for-tests")
     assert client.get("/api/tickets").status_code == 200
     response = client.post("/api/tickets", new_ticket(world), content_type="application/json")
     assert response.status_code == 403

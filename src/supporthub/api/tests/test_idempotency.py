@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client
 from django.utils import timezone
 
@@ -99,7 +100,7 @@ def test_keys_belong_to_their_caller(world: World, org_api: Api) -> None:
 
 def test_session_keys_are_the_logins(world: World) -> None:
     client = Client()
-    client.login(username="carol", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="carol", password="pw-for-tests")
     body = json.dumps({"subject": "Slow search", "body": "Queries take 10 s.", "severity": 3})
     first = client.post("/api/tickets", body, content_type="application/json", headers=KEY)
     again = client.post("/api/tickets", body, content_type="application/json", headers=KEY)

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.http import HttpRequest
 from django.test import Client
 
 from supporthub.api.tests.conftest import Api
@@ -71,7 +72,7 @@ def test_customers_and_organisation_tokens_cannot_import(world: World, org_api: 
     # Refused before the body is read: a malformed one gets the same answer.
     assert org_api.post("/api/import/tickets", {"nonsense": True}).status_code == 403
     client = Client()
-    client.login(username="carol", password="pw-for-tests")
+    client.login(request=HttpRequest(), username="carol", password="pw-for-tests")
     session = client.post("/api/import/tickets", body, content_type="application/json")
     assert session.status_code == 403
     assert not Ticket.objects.exists()

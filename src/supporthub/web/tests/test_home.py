@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.http import HttpRequest
 from django.test import Client
 
 from supporthub.routing.models import Page
@@ -32,7 +33,7 @@ def test_demo_is_idempotent_and_gives_running_and_answered_clocks() -> None:
 @pytest.mark.django_db
 def test_overview_lists_running_clocks_earliest_first(client: Client) -> None:
     call_command("demo", verbosity=0)
-    client.login(username="alice", password="demo-pass-2026")
+    client.login(request=HttpRequest(), username="alice", password="demo-pass-2026")
     page = client.get("/").content.decode()
     assert "First responses due next" in page
     running = Ticket.objects.filter(

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import time_machine
 from django.contrib.auth.models import User
+from django.http import HttpRequest
 from django.test import Client
 from django.utils import timezone
 
@@ -56,7 +57,7 @@ def test_a_reset_mail_goes_through_the_outbox_and_its_link_works_once(
     assert "Set a new password" in form.content.decode()
     done = client.post(form.redirect_chain[-1][0], {"new_password1": NEW, "new_password2": NEW})
     assert done.status_code == 302 and done["Location"] == "/password/reset/complete/"
-    assert Client().login(username="carol", password=NEW)
+    assert Client().login(request=HttpRequest(), username="carol", password=NEW)
 
     again = client.get(path, follow=True).content.decode()
     assert "This link no longer works" in again
@@ -103,4 +104,4 @@ def test_a_logged_in_user_changes_their_password(client: Client) -> None:
         {"old_password": "old-Passphrase-2026", "new_password1": NEW, "new_password2": NEW},
     )
     assert done.status_code == 302 and done["Location"] == "/password/change/done/"
-    assert Client().login(username="carol", password=NEW)
+    assert Client().login(request=HttpRequest(), username="carol", password=NEW)
