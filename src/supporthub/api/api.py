@@ -491,7 +491,8 @@ def _request_invalid(request: HttpRequest, exc: RequestInvalid) -> HttpResponse:
         elif kind == "missing":
             message = "Required."
         elif kind == "value_error" and "error" in error.get("ctx", {}):
-            message = str(error["ctx"]["error"]).capitalize()  # without "Value error, "
+            reason = str(error["ctx"]["error"])  # the message without "Value error, "
+            message = reason[:1].upper() + reason[1:]
         elif kind == "string_pattern_mismatch":
             message = PATTERN_MESSAGES.get(str(error.get("ctx", {}).get("pattern")), message)
         errors.setdefault(field, []).append(message)
