@@ -18,6 +18,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from ninja import File, NinjaAPI, P, Status
 from ninja.errors import AuthenticationError, HttpError
@@ -365,7 +366,7 @@ def attachment_list(request: HttpRequest, ticket_id: TicketId) -> dict[str, Any]
 
 @api.post(
     "/tickets/{ticket_id}/attachments",
-    response={201: AttachmentOut, 413: Error, **ERRORS},
+    response={201: AttachmentOut, 400: Error, 413: Error, **ERRORS},
     tags=["conversation"],
     url_name="attachment_create",
     summary="Attach a file",
@@ -564,6 +565,11 @@ def _body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpRespons
 @api.exception_handler(SuspiciousOperation)
 def _bad_request(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
     return _error(request, 400, "The request could not be read.")
+
+
+@api.exception_handler(MultiPartParserError)
+def _bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return _error(request, 400, f"The request body is not valid multipart/form-data ({exc}).")
 
 
 @api.exception_handler(HttpError)

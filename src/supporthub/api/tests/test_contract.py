@@ -207,3 +207,15 @@ def test_a_subject_with_a_line_break_is_422_naming_it_at_the_api(
     imported = staff_api.post("/api/import/tickets", {"tickets": [item]})
     assert imported.status_code == 422 and "tickets[0].subject" in imported.json()["errors"]
     assert not Ticket.objects.exists()
+
+
+def test_an_unreadable_multipart_body_is_a_declared_400_not_a_server_error(
+    openapi: dict[str, Any], ticket: dict[str, Any], staff_api: Api
+) -> None:
+    url = f"/api/tickets/{ticket['id']}/attachments"
+    assert "400" in openapi["paths"]["/api/tickets/{ticket_id}/attachments"]["post"]["responses"]
+    response = staff_api.client.post(
+        url, b"no boundary", content_type="multipart/form-data", headers=staff_api.auth
+    )
+    assert response.status_code == 400
+    assert "multipart/form-data" in response.json()["detail"]
