@@ -32,11 +32,25 @@ PATTERN_MESSAGES = {
     _NO_NUL: "Must not contain a NUL character.",
     _ONE_LINE: "Must be a single line: no line breaks (CR, LF) or NUL characters.",
 }
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+def _json_integer(value: Any) -> Any:
+    """An integer as JSON Schema has it: a number with no fraction (3 or 3.0); pydantic alone
+    would also take "3" or true, which the schema does not allow."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number without a fraction")
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# Numbers and booleans in a JSON body are JSON's own; a boolean is true or false, not "yes"
+# or 1. The bounds come before the validator so that the schema states them.
+JSON_INTEGER = BeforeValidator(_json_integer)
+Id = Annotated[int, Field(ge=1, le=MAX_ID), JSON_INTEGER]
 Line = Annotated[str, Field(min_length=1, max_length=300, pattern=_ONE_LINE)]
 Text = Annotated[str, Field(max_length=1_000_000, pattern=_NO_NUL)]
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^\x00\s@]+@[^\x00\s@]+$")]
-Severity = Annotated[int, Field(ge=1, le=MAX_SEVERITY)]
+Severity = Annotated[int, Field(ge=1, le=MAX_SEVERITY), JSON_INTEGER]
+Flag = Annotated[bool, Field(strict=True)]
 
 # Instants the product can hold: ticket history starts after 1970, and nothing is due
 # after 2999 (far-off years would overflow once converted to UTC).
@@ -194,7 +208,7 @@ class TicketPatch(_In):
 class MessageCreate(_In):
     body: NotBlankText
     body_format: BodyFormat = BodyFormat.TEXT
-    internal: bool = Field(default=False, description="An internal note (staff only)")
+    internal: Flag = Field(default=False, description="An internal note (staff only)")
 
 
 class ImportedTicket(_In):

@@ -219,3 +219,31 @@ def test_an_unreadable_multipart_body_is_a_declared_400_not_a_server_error(
     )
     assert response.status_code == 400
     assert "multipart/form-data" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("severity", "3"), ("severity", True), ("severity", 3.5), ("organisation_id", "1")],
+)
+def test_a_json_integer_is_a_json_number_not_text_or_a_boolean(
+    world: World, openapi: dict[str, Any], staff_api: Api, field: str, value: Any
+) -> None:
+    body = {**new_ticket(world, organisation_id=world.organisation.pk), field: value}
+    assert not _validator(openapi, "TicketCreate").is_valid(body)
+    response = staff_api.post("/api/tickets", body)
+    assert response.status_code == 422 and field in response.json()["errors"]
+    assert not Ticket.objects.exists()
+    # JSON Schema's integer is a number without a fraction, so 3.0 is one.
+    whole = {**body, field: 3.0 if field == "severity" else float(world.organisation.pk)}
+    assert _validator(openapi, "TicketCreate").is_valid(whole)
+    assert staff_api.post("/api/tickets", whole).status_code == 201
+
+
+@pytest.mark.parametrize("value", ["yes", "true", 1])
+def test_a_json_boolean_is_true_or_false_only(
+    openapi: dict[str, Any], ticket: dict[str, Any], staff_api: Api, value: Any
+) -> None:
+    body = {"body": "A note", "internal": value}
+    assert not _validator(openapi, "MessageCreate").is_valid(body)
+    response = staff_api.post(f"/api/tickets/{ticket['id']}/messages", body)
+    assert response.status_code == 422 and "internal" in response.json()["errors"]
