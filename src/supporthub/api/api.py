@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import Annotated, Any
 
 from django.conf import settings
 from django.core.exceptions import (
@@ -18,6 +18,7 @@ from django.core.exceptions import (
     ValidationError,
 )
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from ninja import File, NinjaAPI, P, Status
 from ninja.errors import AuthenticationError, HttpError
@@ -25,13 +26,15 @@ from ninja.errors import ValidationError as RequestInvalid
 from ninja.files import UploadedFile
 from ninja.operation import Operation
 from ninja.params import FormEx, HeaderEx, PathEx, Query, QueryEx
+from pydantic import Field
 
 from supporthub.api import representations as show
 from supporthub.api import services
 from supporthub.api.auth import BearerToken, Session, viewer_of
 from supporthub.api.docs import LocalSwagger
 from supporthub.api.schemas import (
-    MAX_ID,
+    DIGITS,
+    PATTERN_MESSAGES,
     AttachmentList,
     AttachmentOut,
     Error,
@@ -39,6 +42,7 @@ from supporthub.api.schemas import (
     MessageCreate,
     MessageList,
     MessageOut,
+    OptionalWireId,
     StaleVersion,
     TicketCreate,
     TicketImport,
@@ -46,6 +50,8 @@ from supporthub.api.schemas import (
     TicketOut,
     TicketPage,
     TicketPatch,
+    WireId,
+    WireSeverity,
 )
 from supporthub.api.selectors import MAX_PAGE, TicketFilters, ticket_page
 from supporthub.tickets.conversation import attachment_add
@@ -64,16 +70,18 @@ from supporthub.tickets.services import ticket_reply
 logger = logging.getLogger(__name__)
 
 
-class PreconditionRequired(Exception):
-    """A change without If-Match (428)."""
-
-
 class PayloadTooLarge(Exception):
     """A file over the size limit (413); `field` names the request field."""
 
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
         self.field = field
+
+
+def _size(size: int) -> str:
+    if size < 1024 * 1024:
+        return f"{size:,} bytes"
+    return f"{size / (1024 * 1024):.1f} MB ({size:,} bytes)"
 
 
 DESCRIPTION = """\
@@ -85,9 +93,14 @@ first-response clock (`sla.first_response`) and conversation, and import history
 or `--staff USERNAME` (acts as that staff login). The Support Hub's own pages use the
 browser session instead (unsafe methods then need the `X-CSRFToken` header).
 
-**Concurrency**: a ticket's `ETag` is its `version`; `PATCH` needs `If-Match`.
+**Concurrency**: a ticket's `ETag` is its `version`; `PATCH` needs `If-Match` (428 without it).
 **Retries**: send an `Idempotency-Key` header with `POST /api/tickets` to create at most once.
 **Errors**: JSON `{"detail": "...", "errors": {"field": ["..."]}}`.
+"""
+LIMITS = f"""\
+**Limits**: a request body over {settings.DATA_UPLOAD_MAX_MEMORY_SIZE:,} bytes
+(`DATA_UPLOAD_MAX_MEMORY_SIZE`) gets 413, as does an attachment over `ATTACHMENT_MAX_BYTES`
+({settings.ATTACHMENT_MAX_BYTES:,} bytes).
 """
 
 
@@ -99,14 +112,18 @@ class SupportHubAPI(NinjaAPI):
 api = SupportHubAPI(
     title="Support Hub API",
     version="1",
-    description=DESCRIPTION,
+    description=DESCRIPTION + LIMITS,
     urls_namespace="api",
     auth=[BearerToken(), Session()],
     docs=LocalSwagger(),
 )
 
-TicketId = PathEx[int, P(ge=1, le=MAX_ID, description="The ticket's id")]
-AttachmentId = PathEx[int, P(ge=1, le=MAX_ID)]
+TicketId = PathEx[WireId, P(description="The ticket's id")]
+AttachmentId = PathEx[WireId, P(description="The attachment's id")]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE), DIGITS]
+# Where a parameter's type carries its own Field (or more metadata than the Param), its default
+# goes in P(default=...) too: ninja sets the default on the Param after building it, which
+# pydantic does not see when it merges the two, so the parameter would become required.
 IdempotencyKey = HeaderEx[
     str | None,
     P(
@@ -119,10 +136,11 @@ IdempotencyKey = HeaderEx[
         "first request is still running",
     ),
 ]
+IF_MATCH = "If-Match"
 IfMatch = HeaderEx[
-    str | None,
+    str,
     P(
-        alias="If-Match",
+        alias=IF_MATCH,
         max_length=200,
         description='The ETag you read, e.g. "7" (required: 428 without it, 412 when stale)',
     ),
@@ -131,6 +149,18 @@ IfMatch = HeaderEx[
 # Error answers every authenticated operation may give; 400 too where a JSON body is read.
 ERRORS: dict[int, Any] = {401: Error, 403: Error, 404: Error, 422: Error}
 JSON_ERRORS: dict[int, Any] = {400: Error, 413: Error, **ERRORS}
+
+
+def _body_limit() -> str:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return f"{_size(limit)}, DATA_UPLOAD_MAX_MEMORY_SIZE"
+
+
+# The schema cannot bound a JSON body in bytes; the operations taking one say so in words.
+BODY_LIMIT: dict[str, Any] = {
+    "requestBody": {"description": f"At most {_body_limit()}: a larger body gets 413."},
+    "responses": {413: {"description": f"The request body is over {_body_limit()}"}},
+}
 
 
 # -- Tickets ----------------------------------------------------------------------------------
@@ -142,6 +172,7 @@ JSON_ERRORS: dict[int, Any] = {400: Error, 413: Error, **ERRORS}
     tags=["tickets"],
     url_name="ticket_create",
     summary="Open a ticket",
+    openapi_extra=BODY_LIMIT,
 )
 def ticket_create(
     request: HttpRequest,
@@ -179,18 +210,22 @@ def ticket_create(
 def ticket_list(
     request: HttpRequest,
     status: Query[list[TicketStatus] | None] = None,
-    severity: QueryEx[int | None, P(ge=1, le=32767)] = None,
-    organisation_id: QueryEx[int | None, P(ge=1, le=MAX_ID, description="Staff")] = None,
-    assignee_id: QueryEx[int | None, P(ge=1, le=MAX_ID)] = None,
+    severity: Query[WireSeverity | None] = None,
+    organisation_id: QueryEx[WireId | None, P(description="Staff")] = None,
+    assignee_id: Query[WireId | None] = None,
     type: Query[TicketType | None] = None,
     channel: Query[Channel | None] = None,
     first_response_status: Query[FirstResponseStatus | None] = None,
     breaching_before: QueryEx[
         Instant | None,
-        P(description="Running clocks due at or before this instant (ISO 8601 with offset)"),
+        P(
+            description="Running clocks due at or before this instant: ISO 8601 (RFC 3339) "
+            "with seconds and an offset, e.g. `2026-03-04T12:00:00Z`; anything else (a Unix "
+            "time, a date alone, no offset) gets 422. Years 1970 to 2999."
+        ),
     ] = None,
     cursor: QueryEx[str | None, P(max_length=200, pattern=r"^[A-Za-z0-9_=-]*$")] = None,
-    limit: QueryEx[int, P(ge=1, le=MAX_PAGE)] = 25,
+    limit: QueryEx[PageSize, P(default=25)] = 25,
 ) -> dict[str, Any]:
     """Tickets the caller may see, newest received first, a page at a time (`next_cursor`)."""
     viewer = viewer_of(request)
@@ -237,21 +272,17 @@ def ticket_get(request: HttpRequest, response: HttpResponse, ticket_id: TicketId
     tags=["tickets"],
     url_name="ticket_patch",
     summary="Change a ticket",
+    openapi_extra=BODY_LIMIT,
 )
 def ticket_patch(
     request: HttpRequest,
     response: HttpResponse,
     ticket_id: TicketId,
     changes: TicketPatch,
-    if_match: IfMatch = None,
+    if_match: IfMatch,
 ) -> dict[str, Any]:
     """Change status, assignee, severity (with a reason), escalate or close as out of scope:
-    all or nothing, against the version in `If-Match`. Staff only."""
-    if if_match is None:
-        raise PreconditionRequired(
-            'Send If-Match with the ETag you read (e.g. If-Match: "3"), so changes made since '
-            "are not overwritten."
-        )
+    all or nothing, against the version in `If-Match` (428 without it). Staff only."""
     ticket = services.ticket_patch(
         viewer=viewer_of(request),
         ticket_id=ticket_id,
@@ -299,6 +330,7 @@ def message_list(request: HttpRequest, ticket_id: TicketId) -> dict[str, Any]:
     tags=["conversation"],
     url_name="message_create",
     summary="Reply or add an internal note",
+    openapi_extra=BODY_LIMIT,
 )
 def message_create(
     request: HttpRequest, response: HttpResponse, ticket_id: TicketId, data: MessageCreate
@@ -334,7 +366,7 @@ def attachment_list(request: HttpRequest, ticket_id: TicketId) -> dict[str, Any]
 
 @api.post(
     "/tickets/{ticket_id}/attachments",
-    response={201: AttachmentOut, 413: Error, **ERRORS},
+    response={201: AttachmentOut, 400: Error, 413: Error, **ERRORS},
     tags=["conversation"],
     url_name="attachment_create",
     summary="Attach a file",
@@ -343,7 +375,9 @@ def attachment_create(
     request: HttpRequest,
     ticket_id: TicketId,
     file: File[UploadedFile],
-    message_id: FormEx[int | None, P(ge=1, le=MAX_ID)] = None,
+    message_id: FormEx[
+        OptionalWireId, P(default=None, description="One of the ticket's messages")
+    ] = None,
 ) -> Status[dict[str, Any]]:
     """Attach a file (multipart field `file`), optionally to one of the ticket's messages."""
     viewer = viewer_of(request)
@@ -362,12 +396,6 @@ def attachment_create(
             )
     attachment = attachment_add(ticket=ticket, upload=file, viewer=viewer, message=message)
     return Status(201, show.attachment_out(attachment))
-
-
-def _size(size: int) -> str:
-    if size < 1024 * 1024:
-        return f"{size:,} bytes"
-    return f"{size / (1024 * 1024):.1f} MB ({size:,} bytes)"
 
 
 @api.get(
@@ -406,6 +434,7 @@ def attachment_download(
     tags=["import"],
     url_name="tickets_import",
     summary="Import tickets (staff)",
+    openapi_extra=BODY_LIMIT,
 )
 def tickets_import(request: HttpRequest, data: TicketImport) -> Status[dict[str, Any]]:
     """Staff only: up to 500 tickets of another helpdesk, all or nothing. Each is measured
@@ -449,11 +478,24 @@ def _request_invalid(request: HttpRequest, exc: RequestInvalid) -> HttpResponse:
     errors: dict[str, list[str]] = {}
     for error in exc.errors:
         field = _field_name(error.get("loc", ()))
+        kind = error.get("type")
+        if kind == "missing" and field == IF_MATCH:
+            return _error(
+                request,
+                428,
+                'Send If-Match with the ETag you read (e.g. If-Match: "3"), so changes made '
+                "since are not overwritten.",
+            )
         message = str(error.get("msg", "is not valid"))
-        if error.get("type") == "extra_forbidden":
+        if kind == "extra_forbidden":
             message = "Unknown field; this operation does not take it."
-        elif error.get("type") == "missing":
+        elif kind == "missing":
             message = "Required."
+        elif kind == "value_error" and "error" in error.get("ctx", {}):
+            reason = str(error["ctx"]["error"])  # the message without "Value error, "
+            message = reason[:1].upper() + reason[1:]
+        elif kind == "string_pattern_mismatch":
+            message = PATTERN_MESSAGES.get(str(error.get("ctx", {}).get("pattern")), message)
         errors.setdefault(field, []).append(message)
     detail = "; ".join(f"{field}: {messages[0]}" for field, messages in errors.items())
     return _error(request, 422, detail, errors)
@@ -509,11 +551,6 @@ def _key_in_progress(request: HttpRequest, exc: services.IdempotencyInProgress) 
     return response
 
 
-@api.exception_handler(PreconditionRequired)
-def _precondition_required(request: HttpRequest, exc: PreconditionRequired) -> HttpResponse:
-    return _error(request, 428, str(exc))
-
-
 @api.exception_handler(PayloadTooLarge)
 def _too_large(request: HttpRequest, exc: PayloadTooLarge) -> HttpResponse:
     return _error(request, 413, str(exc), {exc.field: [str(exc)]})
@@ -521,13 +558,18 @@ def _too_large(request: HttpRequest, exc: PayloadTooLarge) -> HttpResponse:
 
 @api.exception_handler(RequestDataTooBig)
 def _body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return _error(request, 413, f"The request body is larger than {_size(limit)}.")
+    detail = f"The request body is over the limit of {_body_limit()}."
+    return _error(request, 413, detail, {"body": [detail]})
 
 
 @api.exception_handler(SuspiciousOperation)
 def _bad_request(request: HttpRequest, exc: SuspiciousOperation) -> HttpResponse:
     return _error(request, 400, "The request could not be read.")
+
+
+@api.exception_handler(MultiPartParserError)
+def _bad_multipart(request: HttpRequest, exc: MultiPartParserError) -> HttpResponse:
+    return _error(request, 400, f"The request body is not valid multipart/form-data ({exc}).")
 
 
 @api.exception_handler(HttpError)

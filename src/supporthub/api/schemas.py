@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 
 from supporthub.tickets.models import BodyFormat, Channel, MessageKind, Status, TicketType
 
@@ -15,11 +24,33 @@ MAX_SEVERITY = 32767
 
 # No NUL character: PostgreSQL text cannot hold one.
 _NO_NUL = r"^[^\x00]*$"
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Line = Annotated[str, Field(min_length=1, max_length=300, pattern=_NO_NUL)]
+# A single line (a subject becomes a mail's Subject header): no NUL and none of the characters
+# str.splitlines() breaks at (CR, LF, VT, FF, FS, GS, RS, NEL, LS, PS).
+_ONE_LINE = r"^[^\x00\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]*$"
+# What a failed `pattern` means, in words; the API's 422 says this instead of the regex.
+PATTERN_MESSAGES = {
+    _NO_NUL: "Must not contain a NUL character.",
+    _ONE_LINE: "Must be a single line: no line breaks (CR, LF) or NUL characters.",
+}
+
+
+def _json_integer(value: Any) -> Any:
+    """An integer as JSON Schema has it: a number with no fraction (3 or 3.0); pydantic alone
+    would also take "3" or true, which the schema does not allow."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a JSON number without a fraction")
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# Numbers and booleans in a JSON body are JSON's own; a boolean is true or false, not "yes"
+# or 1. The bounds come before the validator so that the schema states them.
+JSON_INTEGER = BeforeValidator(_json_integer)
+Id = Annotated[int, Field(ge=1, le=MAX_ID), JSON_INTEGER]
+Line = Annotated[str, Field(min_length=1, max_length=300, pattern=_ONE_LINE)]
 Text = Annotated[str, Field(max_length=1_000_000, pattern=_NO_NUL)]
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^\x00\s@]+@[^\x00\s@]+$")]
-Severity = Annotated[int, Field(ge=1, le=MAX_SEVERITY)]
+Severity = Annotated[int, Field(ge=1, le=MAX_SEVERITY), JSON_INTEGER]
+Flag = Annotated[bool, Field(strict=True)]
 
 # Instants the product can hold: ticket history starts after 1970, and nothing is due
 # after 2999 (far-off years would overflow once converted to UTC).
@@ -37,8 +68,47 @@ def _sane_instant(value: datetime) -> datetime:
     return utc
 
 
+# RFC 3339, the `date-time` format of JSON Schema: ISO 8601 with seconds and an offset.
+_RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def _date_time_text(value: Any) -> Any:
+    """Only text in the declared format: pydantic alone would read `0.5` or `1700000000` as
+    a Unix time, and `2026-03-04 12:00Z` though the schema promises RFC 3339."""
+    if isinstance(value, datetime):  # Python callers
+        return value
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError(
+            "must be an ISO 8601 date-time with seconds and an offset, e.g. 2026-03-04T12:00:00Z"
+        )
+    return value
+
+
 # ISO 8601 with an offset ("2025-03-03T08:00:00-05:00" or "...Z"); a naive time is refused.
-Instant = Annotated[AwareDatetime, AfterValidator(_sane_instant)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_date_time_text), AfterValidator(_sane_instant)]
+
+
+def _decimal_digits(value: Any) -> Any:
+    """Integers from the URL or a form as plain decimal digits: pydantic alone would take
+    "\n5", " 5", "+5" or "5.0" for 5."""
+    if isinstance(value, str):
+        if not value.isascii() or not value.isdigit():
+            raise ValueError("must be a whole number written in digits (0-9)")
+        return int(value)
+    return value
+
+
+# Integers read from text (path, query, form field), in digits only. The bounds come before
+# the validator so that the schema states them (`minimum`, `maximum`).
+DIGITS = BeforeValidator(_decimal_digits)
+WireId = Annotated[int, Field(ge=1, le=MAX_ID), DIGITS]
+WireSeverity = Annotated[int, Field(ge=1, le=MAX_SEVERITY), DIGITS]
+# A form field that may be left out; a form cannot send null (it would be the text "null").
+OptionalWireId = Annotated[
+    WireId | None, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": MAX_ID})
+]
 
 
 class _In(Schema):
@@ -94,9 +164,30 @@ class OutOfScope(_In):
     note: Text = ""
 
 
+# Fields a change may leave out but not send as null (services.ticket_patch refuses null).
+_NOT_NULL = ("status", "severity", "severity_reason", "escalate", "out_of_scope")
+
+
+def _patch_schema(schema: dict[str, Any]) -> None:
+    """Declare what services.ticket_patch checks, so the schema says what gets a 422."""
+    for name in _NOT_NULL:
+        field = schema["properties"][name]
+        (kind,) = [k for k in field.pop("anyOf") if k != {"type": "null"}]
+        field.update(kind)
+    schema["minProperties"] = 1
+    schema["dependentRequired"] = {
+        "severity": ["severity_reason"],
+        "severity_reason": ["severity"],
+    }
+    schema["not"] = {"required": ["status", "out_of_scope"]}
+
+
 class TicketPatch(_In):
     """Changes, applied together or not at all; staff only (customers follow their tickets
-    and reply, they do not re-triage them)."""
+    and reply, they do not re-triage them). At least one field; only `assignee_id` may be
+    null; `severity` and `severity_reason` go together; not both `status` and `out_of_scope`."""
+
+    model_config = ConfigDict(json_schema_extra=_patch_schema)
 
     status: Status | None = Field(
         default=None, description="Closing as out of scope is `out_of_scope`, not a status"
@@ -105,7 +196,9 @@ class TicketPatch(_In):
         default=None, description="A staff member's id; null unassigns (staff only)"
     )
     severity: Severity | None = Field(default=None, description="Staff only; needs a reason")
-    severity_reason: Text | None = None
+    severity_reason: Text | None = Field(
+        default=None, description="Why the severity changes; only with `severity`"
+    )
     escalate: Escalation | None = Field(default=None, description="Staff only")
     out_of_scope: OutOfScope | None = Field(
         default=None, description="Close as out of scope (staff only)"
@@ -115,7 +208,7 @@ class TicketPatch(_In):
 class MessageCreate(_In):
     body: NotBlankText
     body_format: BodyFormat = BodyFormat.TEXT
-    internal: bool = Field(default=False, description="An internal note (staff only)")
+    internal: Flag = Field(default=False, description="An internal note (staff only)")
 
 
 class ImportedTicket(_In):

@@ -363,7 +363,7 @@ def ticket_patch(
         raise ValidationError(
             "Nothing to change: send at least one of " + ", ".join(STAFF_ONLY) + "."
         )
-    for name in ("status", "severity", "escalate", "out_of_scope"):
+    for name in ("status", "severity", "severity_reason", "escalate", "out_of_scope"):
         if name in sent and getattr(changes, name) is None:
             raise ValidationError({name: "Must not be null."})
     if changes.severity is not None and not (changes.severity_reason or "").strip():

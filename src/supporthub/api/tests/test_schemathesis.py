@@ -1,5 +1,6 @@
 """Property test of every operation in the OpenAPI schema: whatever schemathesis sends (valid
-or not), the API answers without a server error."""
+or not), the API answers as its schema says: no server error, a declared status, content type,
+headers and body, and a refusal of every request the schema calls invalid."""
 
 from __future__ import annotations
 
@@ -14,12 +15,52 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    missing_required_header,
+    negative_data_rejection,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
+from supporthub.api.schemas import MAX_ID
 from supporthub.api.services import api_token_create
 from supporthub.api.tests.conftest import Api, new_ticket
 from supporthub.testing.world import World
 
-schema = schemathesis.openapi.from_wsgi("/api/openapi.json", get_wsgi_application())
+# Refusals schemathesis does not count by default: 413 for a body over the declared limit (an
+# invalid body may be a large one), 428 for the missing If-Match the schema requires.
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "checks": {
+            "negative_data_rejection": {
+                "expected-statuses": [
+                    *["400", "401", "403", "404", "405", "406", "409", "413", "415"],
+                    *["422", "428", "429", "5xx"],
+                ]
+            },
+            "missing_required_header": {
+                "expected-statuses": ["400", "401", "403", "406", "415", "422", "428"]
+            },
+        }
+    }
+)
+# Not positive_data_acceptance: the product refuses some requests the schema cannot rule out
+# (no subscription in force on an imported ticket's date, an unknown staff id) with a 422, and
+# schemathesis 4.32's coverage phase labels cases whose body it made invalid as valid.
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    negative_data_rejection,
+    missing_required_header,
+]
+
+schema = schemathesis.openapi.from_wsgi("/api/openapi.json", get_wsgi_application(), config=CONFIG)
 
 
 @contextmanager
@@ -65,14 +106,14 @@ def real_ticket_id(world: World, staff_token: str) -> int:
         HealthCheck.data_too_large,
     ],
 )
-def test_no_operation_answers_with_a_server_error(
+def test_every_operation_answers_as_its_schema_says(
     case: Any, staff_token: str, real_ticket_id: int
 ) -> None:
-    # Half the cases aim at the real ticket (random ids almost never exist); invalid ids
-    # (strings, negatives) are left as generated.
+    # Half the valid ids aim at the real ticket (random ids almost never exist); invalid ids
+    # (strings, negatives, past the largest key) are left as generated, so stay invalid.
     generated = (case.path_parameters or {}).get("ticket_id")
-    if isinstance(generated, int) and generated > 0 and generated % 2:
+    if isinstance(generated, int) and 1 <= generated <= MAX_ID and generated % 2:
         case.path_parameters["ticket_id"] = real_ticket_id
     with _connection_kept():
         response = case.call(headers={"Authorization": f"Bearer {staff_token}"})
-    case.validate_response(response, checks=[not_a_server_error])
+    case.validate_response(response, checks=CHECKS)
