@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -14,48 +13,12 @@ import django_stubs_ext
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
+from supporthub.env import env_bool, env_header, env_int, env_list, env_str, env_url
+
 # Lets admin.ModelAdmin[Model] and friends be subscripted at run time (typed admin).
 django_stubs_ext.monkeypatch()
 
 SRC_DIR = Path(__file__).resolve().parent
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
-
-
-def env_str(name: str, default: str) -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value in _FALSE:
-        return False
-    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use 1/0, true/false, yes/no)")
-
-
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer") from None
-    if value < minimum:
-        raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}")
-    return value
-
-
-def env_list(name: str, default: list[str]) -> list[str]:
-    raw = os.environ.get(name)
-    if raw is None:
-        return default
-    return [item.strip() for item in raw.split(",") if item.strip()]
 
 
 def _default_data_dir() -> Path:
@@ -244,17 +207,6 @@ PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/"
 # only, unless set otherwise. Behind a proxy that terminates TLS, SECURE_PROXY_SSL_HEADER
 # names the header it sets to "https" (and must strip from what clients send).
 SERVED_OVER_HTTPS = PUBLIC_BASE_URL.startswith("https://")
-_HEADER_NAME = re.compile(r"[A-Za-z0-9-]+")
-
-
-def env_header(name: str, example: str) -> str | None:
-    """A request header named in the environment, as its request.META key; None when empty."""
-    value = env_str(name, "").strip()
-    if not value:
-        return None
-    if not _HEADER_NAME.fullmatch(value):
-        raise ImproperlyConfigured(f"{name}={value!r} is not a header name (e.g. {example})")
-    return "HTTP_" + value.upper().replace("-", "_")
 
 
 def _proxy_ssl_header() -> tuple[str, str] | None:
@@ -516,22 +468,14 @@ SLA_SCAN_EVERY = env_int("SLA_SCAN_EVERY", 30, minimum=1)
 # PagerDuty and/or a signed webhook when configured, here or per rotation in the admin).
 
 
-def _paging_url(name: str, default: str) -> str:
-    url = env_str(name, default).strip()
-    parts = urlsplit(url)
-    if url and (parts.scheme not in {"http", "https"} or not parts.hostname):
-        raise ImproperlyConfigured(f"{name}={url!r} is not an absolute http:// or https:// URL")
-    return url
-
-
-PAGING_PAGERDUTY_EVENTS_URL = _paging_url(
+PAGING_PAGERDUTY_EVENTS_URL = env_url(
     "PAGING_PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue"
 )
 if not PAGING_PAGERDUTY_EVENTS_URL:
     raise ImproperlyConfigured("PAGING_PAGERDUTY_EVENTS_URL must not be empty")
 # Defaults for rotations that name none of their own; blank sends nothing by that transport.
 PAGING_PAGERDUTY_ROUTING_KEY = env_str("PAGING_PAGERDUTY_ROUTING_KEY", "").strip()
-PAGING_WEBHOOK_URL = _paging_url("PAGING_WEBHOOK_URL", "")
+PAGING_WEBHOOK_URL = env_url("PAGING_WEBHOOK_URL", "")
 PAGING_WEBHOOK_SECRET = env_str("PAGING_WEBHOOK_SECRET", "")
 if PAGING_WEBHOOK_URL and not PAGING_WEBHOOK_SECRET:
     raise ImproperlyConfigured("PAGING_WEBHOOK_URL is set but PAGING_WEBHOOK_SECRET is empty")
@@ -574,7 +518,7 @@ _SSO_ALGORITHMS = {"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "HS256"
 
 
 def _sso_url(name: str, *, needed: bool) -> str:
-    url = _paging_url(name, "")
+    url = env_url(name, "")
     host = urlsplit(url).hostname or ""
     loopback = host in {"localhost", "::1"} or host.startswith("127.")
     if url and not url.startswith("https://") and not loopback:
