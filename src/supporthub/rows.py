@@ -1,8 +1,9 @@
 """Model instances from the rows of a hand-written read, on Django's public API.
 
-Two hot reads (the entitlement of ticket creation and the requester looked up by address)
-are written as SQL instead of being compiled by the ORM on every call: an ORM query costs
-more to build than to run. Their tables and columns come from `Model._meta`, each app's
+Two hot reads are written as SQL instead of being compiled by the ORM on every call (an ORM
+query costs more to build than to run): the opening read of every ticket (the entitlement,
+with the requester for an API create: customers.selectors) and the API token with its owner
+(api.auth). Their tables and columns come from `Model._meta`, each app's
 fragment from that app's own selectors, and their rows become instances here through
 `Field.to_python` (SQLite hands dates back as text) and `Model.from_db`, as a queryset's
 would. Datetimes come back aware, as the ORM gives them: PostgreSQL's already are, SQLite's
@@ -17,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
 
 M = TypeVar("M", bound=models.Model)
 
@@ -41,6 +42,15 @@ def column(model: type[models.Model], attname: str) -> str:
 
 def table(model: type[models.Model]) -> str:
     return f'"{model._meta.db_table}"'
+
+
+def fetch_one(model: type[models.Model], sql: str, params: Sequence[Any]) -> tuple[Any, str]:
+    """The first row of `sql` (None when there is none), on the database `model` is read from,
+    and that database's alias (for `instance`)."""
+    db = router.db_for_read(model)
+    with connections[db].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone(), db
 
 
 def instance(model: type[M], attnames: Sequence[str], values: Sequence[Any], db: str) -> M:

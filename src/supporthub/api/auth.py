@@ -10,7 +10,6 @@ import dataclasses
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connections, router
 from django.http import HttpRequest
 from ninja.errors import AuthenticationError, HttpError
 from ninja.security import HttpBearer, SessionAuth
@@ -61,10 +60,7 @@ _TOKEN_SQL = (
 
 def api_token_with_owner(raw: str) -> ApiToken | None:
     """The token with this raw value, its organisation or staff login in hand; one statement."""
-    db = router.db_for_read(ApiToken)
-    with connections[db].cursor() as cursor:
-        cursor.execute(_TOKEN_SQL, [token_hash(raw)])
-        row = cursor.fetchone()
+    row, db = rows.fetch_one(ApiToken, _TOKEN_SQL, [token_hash(raw)])
     if row is None:
         return None
     width = len(_TOKEN_READ)

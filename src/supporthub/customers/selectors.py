@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from django.db import connections, router
 from django.db.models import QuerySet, Value
 from django.db.models.functions import Upper
 
@@ -124,7 +123,9 @@ def entitlement_on(*, organisation: Organisation, on: date) -> Entitlement | Non
 def requester_and_entitlement(
     *, organisation: Organisation, email: str, on: date
 ) -> tuple[SupportContact | None, Entitlement | None]:
-    """`contact_with_email` and `entitlement_on` in one statement (an API create's reads)."""
+    """The organisation's Support Contact with this address, active or not (the first by
+    name, should two differ only in case; any case, as active_contacts_with_email), and
+    `entitlement_on`, in one statement: an API create's reads."""
     day = on.isoformat()
     row, db = _read(
         _ENTITLEMENT_AND_CONTACT_SQL, [organisation.pk, day, day, day, organisation.pk, email]
@@ -139,10 +140,7 @@ def requester_and_entitlement(
 
 
 def _read(sql: str, params: list[Any]) -> tuple[tuple[Any, ...], str]:
-    db = router.db_for_read(Subscription)
-    with connections[db].cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
+    row, db = rows.fetch_one(Subscription, sql, params)
     if row is None:  # FROM (SELECT 1) gives one row whatever the joins find
         raise RuntimeError("the entitlement read returned no row")
     return tuple(row), db
@@ -161,17 +159,6 @@ def _entitlement_from_row(
     if version is None:
         return entitlement_for(subscription=subscription, on=on)  # raises PolicyNotInForce
     return _entitlement(subscription, version, row[width + _IN_FORCE.width])
-
-
-def contact_with_email(*, organisation: Organisation, email: str) -> SupportContact | None:
-    """The organisation's Support Contact with this address, active or not (the first by
-    name, should two differ only in case)."""
-    return (
-        SupportContact.objects.alias(email_upper=Upper("email"))
-        .filter(organisation_id=organisation.pk, email_upper=Upper(Value(email.strip())))
-        .order_by("name", "pk")  # one organisation: its name would only cost a join
-        .first()
-    )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """The entitlement read: subscription in force, its policy and the version in force, with the
-closures' stamp, in one statement; Support Contacts by address in any case."""
+closures' stamp, in one statement (with the requester, for an API create); Support Contacts
+by address in any case."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from django.test.utils import CaptureQueriesContext
 from supporthub.customers.models import Subscription, SupportContact
 from supporthub.customers.selectors import (
     active_contacts_with_email,
-    contact_with_email,
     entitlement_on,
     requester_and_entitlement,
 )
@@ -84,9 +84,13 @@ def test_contacts_are_found_by_address_in_any_case(world: World) -> None:
     world.carol.is_active = False
     world.carol.save(update_fields=["is_active"])
     assert active_contacts_with_email(address) == []
-    found = contact_with_email(organisation=world.organisation, email=address)
+    day = date(2026, 3, 4)
+    found, _ = requester_and_entitlement(organisation=world.organisation, email=address, on=day)
     assert found is not None and found.pk == world.carol.pk  # active or not
-    assert contact_with_email(organisation=world.other_organisation, email=address) is None
+    other, _ = requester_and_entitlement(
+        organisation=world.other_organisation, email=address, on=day
+    )
+    assert other is None
 
 
 @pytest.mark.django_db
