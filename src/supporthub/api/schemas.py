@@ -165,12 +165,12 @@ class OutOfScope(_In):
 
 
 # Fields a change may leave out but not send as null (services.ticket_patch refuses null).
-_NOT_NULL = ("status", "severity", "severity_reason", "escalate", "out_of_scope")
+NOT_NULL = ("status", "severity", "severity_reason", "escalate", "out_of_scope")
 
 
 def _patch_schema(schema: dict[str, Any]) -> None:
     """Declare what services.ticket_patch checks, so the schema says what gets a 422."""
-    for name in _NOT_NULL:
+    for name in NOT_NULL:
         field = schema["properties"][name]
         (kind,) = [k for k in field.pop("anyOf") if k != {"type": "null"}]
         field.update(kind)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from supporthub.access import Viewer
 from supporthub.api.models import ApiToken, IdempotencyRecord
-from supporthub.api.schemas import ImportedTicket, TicketCreate, TicketPatch
+from supporthub.api.schemas import NOT_NULL, ImportedTicket, TicketCreate, TicketPatch
 from supporthub.api.selectors import tickets_for_api
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import (
@@ -363,7 +363,7 @@ def ticket_patch(
         raise ValidationError(
             "Nothing to change: send at least one of " + ", ".join(STAFF_ONLY) + "."
         )
-    for name in ("status", "severity", "severity_reason", "escalate", "out_of_scope"):
+    for name in NOT_NULL:
         if name in sent and getattr(changes, name) is None:
             raise ValidationError({name: "Must not be null."})
     if changes.severity is not None and not (changes.severity_reason or "").strip():
