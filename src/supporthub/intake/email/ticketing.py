@@ -170,14 +170,12 @@ def _sections_body(mail: ParsedMail, *, reply: bool) -> str:
     into the next), a rule between them."""
     shown = []
     for kind, content in mail.sections:
-        if kind == "text":
-            shown.append(
-                render_body(strip_quoted_text(content) if reply else content, BodyFormat.TEXT)
-            )
-        else:
-            shown.append(
-                render_body(strip_quoted_html(content) if reply else content, BodyFormat.HTML)
-            )
+        strip, body_format = (
+            (strip_quoted_text, BodyFormat.TEXT)
+            if kind == "text"
+            else (strip_quoted_html, BodyFormat.HTML)
+        )
+        shown.append(render_body(strip(content) if reply else content, body_format))
     return "\n<hr>\n".join(shown)
 
 
