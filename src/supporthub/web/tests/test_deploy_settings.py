@@ -4,7 +4,6 @@ environment, and `check --deploy` clean on the production settings README docume
 from __future__ import annotations
 
 import os
-import runpy
 import secrets
 import subprocess  # noqa: S404
 import sys
@@ -15,9 +14,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
-import supporthub.settings as live_settings
 from supporthub.staff.models import Role
 from supporthub.testing import factories as f
+from supporthub.testing.settings import settings_read
 
 PRODUCTION_ENV = Path(__file__).resolve().parents[4] / "examples" / "production.env"
 SECURITY = (
@@ -33,11 +32,7 @@ SECURITY = (
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
-    for name in SECURITY:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return runpy.run_path(live_settings.__file__)
+    return settings_read(monkeypatch, cleared=SECURITY, **env)
 
 
 def _production_env() -> dict[str, str]:

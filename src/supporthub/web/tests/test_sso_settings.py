@@ -3,13 +3,12 @@ the variable at fault otherwise."""
 
 from __future__ import annotations
 
-import runpy
 from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-import supporthub.settings as live_settings
+from supporthub.testing.settings import settings_read
 
 ISSUER = "https://id.example.com/oauth2"
 CONFIGURED = {
@@ -24,11 +23,7 @@ NAMES = (*CONFIGURED, "SSO_BUTTON_LABEL", "SSO_SIGN_ALGORITHM", "SSO_SCOPES", "S
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
-    for name in NAMES:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return runpy.run_path(live_settings.__file__)
+    return settings_read(monkeypatch, cleared=NAMES, **env)
 
 
 def test_sso_is_off_with_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:

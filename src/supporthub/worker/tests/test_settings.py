@@ -1,18 +1,13 @@
 from __future__ import annotations
 
-import runpy
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-import supporthub.settings as live_settings
+from supporthub.testing.settings import settings_read
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, object]:
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    # A fresh copy of the module, read from this environment; the live settings are untouched.
-    return runpy.run_path(live_settings.__file__)
+    return settings_read(monkeypatch, **env)
 
 
 def test_the_database_backend_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

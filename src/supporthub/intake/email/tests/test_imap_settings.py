@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import runpy
-
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-import supporthub.settings as live_settings
+from supporthub.testing.settings import settings_read
 
 NAMES = ["IMAP_HOST", "IMAP_SSL", "IMAP_PORT", "IMAP_USER", "IMAP_PASSWORD", "IMAP_FOLDER"]
 NAMES += ["IMAP_PROCESSED_FOLDER", "SMTP_LISTEN_PORT", "INBOX_MAX_ATTEMPTS"]
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, object]:
-    for name in NAMES:
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    # A fresh copy of the module, read from this environment; the live settings are untouched.
-    return runpy.run_path(live_settings.__file__)
+    return settings_read(monkeypatch, cleared=NAMES, **env)
 
 
 def test_with_no_environment_imap_is_off_and_the_listener_is_on_loopback_2525(
