@@ -1,4 +1,5 @@
-"""Field validators shared by several apps: IANA zones, countries, E.164 phone numbers."""
+"""Field validators shared by several apps: single lines, IANA zones, countries, E.164 phone
+numbers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from functools import cache
 import holidays
 import phonenumbers
 from django.core.exceptions import ValidationError
+
+# No NUL character: PostgreSQL text cannot hold one.
+NO_NUL = r"^[^\x00]*$"
+# A single line (a subject becomes a mail's Subject header): no NUL and none of the characters
+# str.splitlines() breaks at (CR, LF, VT, FF, FS, GS, RS, NEL, LS, PS).
+ONE_LINE = r"^[^\x00\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]*$"
+ONE_LINE_MESSAGE = "Must be a single line: no line breaks (CR, LF) or NUL characters."
 
 
 @cache

@@ -18,19 +18,15 @@ from pydantic import (
 )
 
 from supporthub.tickets.models import BodyFormat, Channel, MessageKind, Status, TicketType
+from supporthub.validators import NO_NUL, ONE_LINE, ONE_LINE_MESSAGE
 
 MAX_ID = 2**63 - 1  # the largest key either database stores
 MAX_SEVERITY = 32767
 
-# No NUL character: PostgreSQL text cannot hold one.
-_NO_NUL = r"^[^\x00]*$"
-# A single line (a subject becomes a mail's Subject header): no NUL and none of the characters
-# str.splitlines() breaks at (CR, LF, VT, FF, FS, GS, RS, NEL, LS, PS).
-_ONE_LINE = r"^[^\x00\n\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]*$"
 # What a failed `pattern` means, in words; the API's 422 says this instead of the regex.
 PATTERN_MESSAGES = {
-    _NO_NUL: "Must not contain a NUL character.",
-    _ONE_LINE: "Must be a single line: no line breaks (CR, LF) or NUL characters.",
+    NO_NUL: "Must not contain a NUL character.",
+    ONE_LINE: ONE_LINE_MESSAGE,
 }
 
 
@@ -46,8 +42,8 @@ def _json_integer(value: Any) -> Any:
 # or 1. The bounds come before the validator so that the schema states them.
 JSON_INTEGER = BeforeValidator(_json_integer)
 Id = Annotated[int, Field(ge=1, le=MAX_ID), JSON_INTEGER]
-Line = Annotated[str, Field(min_length=1, max_length=300, pattern=_ONE_LINE)]
-Text = Annotated[str, Field(max_length=1_000_000, pattern=_NO_NUL)]
+Line = Annotated[str, Field(min_length=1, max_length=300, pattern=ONE_LINE)]
+Text = Annotated[str, Field(max_length=1_000_000, pattern=NO_NUL)]
 Email = Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^\x00\s@]+@[^\x00\s@]+$")]
 Severity = Annotated[int, Field(ge=1, le=MAX_SEVERITY), JSON_INTEGER]
 Flag = Annotated[bool, Field(strict=True)]
@@ -158,7 +154,7 @@ class Escalation(_In):
 
 
 class OutOfScope(_In):
-    exclusion: Annotated[str, Field(min_length=1, max_length=60, pattern=_NO_NUL)] = Field(
+    exclusion: Annotated[str, Field(min_length=1, max_length=60, pattern=NO_NUL)] = Field(
         description="The key of one of the policy's exclusions"
     )
     note: Text = ""

@@ -10,9 +10,11 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import RegexValidator
 
 from supporthub.portal.selectors import IncidentTerms
 from supporthub.tickets.models import Ticket, TicketType
+from supporthub.validators import ONE_LINE
 
 
 class MultipleFileInput(forms.FileInput):
@@ -78,6 +80,7 @@ class IncidentForm(forms.Form):
         max_length=Ticket._meta.get_field("subject").max_length,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
         error_messages={"required": "Write a subject."},
+        validators=[RegexValidator(ONE_LINE, "Write the subject on one line.")],
     )
     body = forms.CharField(
         label="Description",

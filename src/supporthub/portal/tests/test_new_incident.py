@@ -237,6 +237,19 @@ def test_service_refusal_lands_on_the_form(world: World, monkeypatch: pytest.Mon
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("subject", ["Cluster down\r\nBcc: all@example.com", "Down\u2028again"])
+def test_a_subject_of_more_than_one_line_is_refused_on_its_field(
+    world: World, subject: str
+) -> None:
+    """A subject becomes a mail's Subject header: a crafted post with a line break in it is
+    refused on the field, as the API refuses it, and opens nothing."""
+    response = client_for(world.carol.user).post("/hub/new/", _incident(subject=subject))
+    assert response.status_code == 400
+    assert "Write the subject on one line." in response.content.decode()
+    assert not Ticket.objects.exists()
+
+
+@pytest.mark.django_db
 def test_no_subscription_in_force_says_so_and_shows_no_form(world: World) -> None:
     Subscription.objects.filter(organisation=world.organisation).update(term_end=date(2025, 1, 31))
     client = client_for(world.carol.user)
