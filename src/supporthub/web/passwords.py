@@ -4,6 +4,9 @@ The reset mail is an outbox row like every other mail (retried, shown in the bac
 its link built on PUBLIC_BASE_URL, never on the Host header a stranger sent. A link works
 once (the token is bound to the password it resets and the last login) and for
 PASSWORD_RESET_TIMEOUT seconds. The page says the same whether or not the address is known.
+
+Changing the password checks the old one through ``authenticate()``, so a wrong old password
+counts as a failed login and a signed-in session cannot guess it past the login throttle.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import PasswordChangeForm, PasswordResetForm
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.http import HttpRequest
 from django.urls import reverse, reverse_lazy
 
 from supporthub.notify.models import OutboxKind
@@ -93,6 +99,28 @@ class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
         return {**super().get_context_data(**kwargs), "hours": link_hours()}
 
 
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's form, the old password checked by ``authenticate()`` (the login throttle's
+    way in) instead of ``check_password()``, which no throttle sees."""
+
+    def __init__(self, user: User, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        super().__init__(user, *args, **kwargs)
+        self.request = request
+
+    def clean_old_password(self) -> str:
+        old_password: str = self.cleaned_data["old_password"]
+        found = authenticate(self.request, username=self.user.get_username(), password=old_password)
+        if found is None or found.pk != self.user.pk:
+            raise ValidationError(
+                self.error_messages["password_incorrect"], code="password_incorrect"
+            )
+        return old_password
+
+
 class PasswordChangeView(auth_views.PasswordChangeView):
+    form_class = ThrottledPasswordChangeForm
     template_name = "web/password_change.html"
     success_url = reverse_lazy("web:password_change_done")
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}

@@ -193,3 +193,26 @@ def test_an_address_trying_new_names_waits_longer_each_time(
             assert _log_in(client, "carol", RIGHT)["Retry-After"] == str(minutes * 60)
             clock.shift(timedelta(minutes=minutes, seconds=5))
         assert _log_in(client, "carol", RIGHT).status_code == 302
+
+
+def test_guessing_the_old_password_on_the_change_form_is_throttled_as_a_login(
+    client: Client, carol: User
+) -> None:
+    """A signed-in session (a borrowed laptop, a stolen cookie) cannot try old passwords on
+    the change form without limit: each wrong one is a failed login."""
+    client.force_login(carol)
+
+    def change(old: str) -> Any:
+        new = "a-New-passphrase-2026"
+        return client.post(
+            "/password/change/",
+            {"old_password": old, "new_password1": new, "new_password2": new},
+            REMOTE_ADDR=GUESSER,
+        )
+
+    statuses = [change(f"guess-{n}").status_code for n in range(6)]
+    assert statuses[:4] == [200] * 4 and statuses[4:] == [429] * 2
+    assert change(RIGHT).status_code == 429  # locked: not even the right one changes it
+    carol.refresh_from_db()
+    assert carol.check_password(RIGHT)
+    assert AccessAttempt.objects.get(username="carol").failures_since_start >= 5
