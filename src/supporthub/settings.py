@@ -259,6 +259,9 @@ if LOGIN_LOCKOUT_MAX_MINUTES < LOGIN_LOCKOUT_MINUTES:
         f"LOGIN_LOCKOUT_MAX_MINUTES={LOGIN_LOCKOUT_MAX_MINUTES} is shorter than "
         f"LOGIN_LOCKOUT_MINUTES={LOGIN_LOCKOUT_MINUTES} (the first wait)"
     )
+# Failed logins older than this many days are deleted from axes' failure log by the worker
+# (hourly); the doubling wait looks back one day, so at least 2.
+LOGIN_FAILURE_LOG_DAYS = env_int("LOGIN_FAILURE_LOG_DAYS", 30, minimum=2)
 LOGIN_CLIENT_IP_HEADER = env_header("LOGIN_CLIENT_IP_HEADER", "X-Forwarded-For")
 INSTALLED_APPS.append("axes")
 # Last, so it sees the login views' answers and turns a refused login into the lockout page.

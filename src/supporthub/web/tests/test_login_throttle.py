@@ -10,13 +10,14 @@ from typing import Any
 
 import pytest
 import time_machine
-from axes.models import AccessAttempt
+from axes.models import AccessAttempt, AccessFailureLog
 from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 from django.utils import timezone
 
 import supporthub.settings as live_settings
+from supporthub.worker.registry import periodic_jobs
 
 pytestmark = pytest.mark.django_db
 RIGHT = "the-Right-passphrase-2026"
@@ -216,3 +217,21 @@ def test_guessing_the_old_password_on_the_change_form_is_throttled_as_a_login(
     carol.refresh_from_db()
     assert carol.check_password(RIGHT)
     assert AccessAttempt.objects.get(username="carol").failures_since_start >= 5
+
+
+def test_the_worker_trims_the_failure_log_to_its_age_and_the_wait_still_doubles(
+    client: Client, carol: User, settings: Any
+) -> None:
+    settings.LOGIN_FAILURE_LOG_DAYS = 30
+    start = timezone.now()
+    with time_machine.travel(start - timedelta(days=31)):
+        _guess(client, "carol", 1)
+    with time_machine.travel(start - timedelta(days=29)):
+        _guess(client, "carol", 1)
+    _guess(client, "carol", 1)
+    assert AccessFailureLog.objects.count() == 3
+
+    [job] = [job for job in periodic_jobs() if job.name == "login failure log pruning"]
+    assert job.run() == 1
+    kept = sorted(AccessFailureLog.objects.values_list("attempt_time", flat=True))
+    assert len(kept) == 2 and kept[0] > start - timedelta(days=30)
