@@ -31,6 +31,7 @@ AUDIT_LABELS = {
     "ticket.escalated": "Escalated to the CS lead",
     "ticket.closed_out_of_scope": "Closed as out of scope",
     "message.public_reply": "Public reply",
+    "message.progress_note": "Progress note",
     "message.internal_note": "Internal note",
     "message.auto_acknowledgement": "Automatic acknowledgement sent",
     "attachment.added": "Attachment added",
