@@ -38,7 +38,9 @@ def links_by_ticket(ticket_ids: Iterable[int]) -> dict[int, list[TicketLink]]:
 def in_stage(tickets: QuerySet[Ticket], stage: str) -> QuerySet[Ticket]:
     """The tickets with an open link at `stage` ("any": any open link); unknown: unfiltered."""
     if stage == "any":
-        return tickets.filter(development_links__unlinked_at__isnull=True).distinct()
+        return tickets.filter(
+            development_links__isnull=False, development_links__unlinked_at__isnull=True
+        ).distinct()
     if parse_stage(stage) is None:
         return tickets
     return tickets.filter(

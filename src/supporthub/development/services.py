@@ -75,9 +75,12 @@ def address_of(url: str) -> IssueAddress:
             url=f"https://github.com/{repository}/{what}/{number}",
             pull=int(number) if what == "pull" else None,
         )
-    key = parts.path.rstrip("/").rsplit("/", 1)[-1]
-    if not JIRA_KEY.match(key):
-        key = (parse_qs(parts.query).get("selectedIssue") or [""])[0]
+    generic = _connection_for(url, Tracker.GENERIC)
+    last = parts.path.rstrip("/").rsplit("/", 1)[-1]
+    if generic is not None and last:
+        # A generic tracker's issue: its id is the last part of its address.
+        return IssueAddress(connection=generic, tracker_id=last, key=last, url=url)
+    key = last if JIRA_KEY.match(last) else (parse_qs(parts.query).get("selectedIssue") or [""])[0]
     if JIRA_KEY.match(key):
         connection = _connection_for(f"{parts.scheme}://{parts.netloc}", Tracker.JIRA)
         if connection is None:

@@ -15,7 +15,8 @@ from supporthub.development.services import ticket_link_issue
 from supporthub.development.stages import Stage
 from supporthub.development.tests.conftest import REPO, Dev, github_post, process
 from supporthub.notify.models import OutboxKind, OutboxMessage
-from supporthub.tickets.models import Message, MessageKind, Status, Ticket
+from supporthub.testing.tickets import open_ticket
+from supporthub.tickets.models import Channel, Message, MessageKind, Status, Ticket
 
 START = datetime(2026, 12, 7, 16, 0, tzinfo=UTC)
 pytestmark = pytest.mark.django_db
@@ -189,10 +190,13 @@ def test_without_resolve_on_production_the_note_is_added_and_the_ticket_stays_op
     dev: Dev,
 ) -> None:
     carol = dev.world.carol  # Initech: the cloud-support policy, which has no [development]
-    ticket = dev.ticket_of("x")
-    ticket.organisation, ticket.requester = carol.organisation, carol
-    ticket = Dev.ticket_of(
-        Dev(dev.github, dev.jira, dev.generic, ticket, carol, dev.world), "Export broken"
+    ticket = open_ticket(
+        organisation=carol.organisation,
+        requester=carol,
+        subject="Export broken",
+        body="Since Monday.",
+        severity=2,
+        channel=Channel.HUB,
     )
     link(dev, ticket)
     client = Client()
