@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from supporthub.testing.loopback import LoopbackServer, QuietHandler
 
 COMPARE = re.compile(r"^/repos/([^/]+/[^/]+)/compare/([^.]+)\.\.\.(.+)$")
 ISSUE = re.compile(r"^/repos/([^/]+/[^/]+)/(issues|pulls)/(\d+)$")
 JIRA = re.compile(r"^/rest/api/2/issue/([^/]+)$")
 
 
-class FakeTracker:
+class FakeTracker(LoopbackServer):
     def __init__(self) -> None:
         self.github_issues: dict[int, dict[str, Any]] = {}
         self.github_pulls: dict[int, dict[str, Any]] = {}
@@ -26,7 +26,7 @@ class FakeTracker:
         self.requests: list[tuple[str, dict[str, str]]] = []
         tracker = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 path = unquote(urlsplit(self.path).path)
                 tracker.requests.append((self.path, dict(self.headers.items())))
@@ -45,13 +45,7 @@ class FakeTracker:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        super().__init__(Handler)
 
     def answer(self, path: str) -> Any:
         if match := COMPARE.match(path):
@@ -65,11 +59,3 @@ class FakeTracker:
         if match := JIRA.match(path):
             return self.jira_issues.get(match[1])
         return None
-
-    def __enter__(self) -> FakeTracker:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
