@@ -10,7 +10,7 @@ from django.test import Client
 
 from supporthub.access import viewer_for
 from supporthub.development import samples
-from supporthub.development.models import DeliveryState, InboundDelivery, TicketLink
+from supporthub.development.models import DeliveryState, InboundDelivery, NoteTemplate, TicketLink
 from supporthub.development.services import ticket_link_issue
 from supporthub.development.stages import Stage
 from supporthub.development.tests.conftest import REPO, Dev, github_post, process
@@ -51,7 +51,7 @@ def test_the_sequence_sent_twice_adds_four_notes_and_solves_the_ticket_once(dev:
     texts = notes(dev.ticket)
     assert len(texts) == 5
     assert "accepted" in texts[1] and "in review" in texts[2] and "waits for the next" in texts[3]
-    assert "live in production" in texts[4]  # the B2B policy's own wording of the release note
+    assert "released to production" in texts[4]
     dev.ticket.refresh_from_db()
     assert dev.ticket.status == Status.SOLVED
     moves = list(TicketLink.objects.get().moves.values_list("stage", flat=True))
@@ -60,7 +60,7 @@ def test_the_sequence_sent_twice_adds_four_notes_and_solves_the_ticket_once(dev:
     assert mail.count(OutboxKind.PROGRESS_NOTE) == 4  # logged, accepted, in review, fixed
     assert mail.count(OutboxKind.STATUS_CHANGED) == 1  # the release note, solving it
     solved = OutboxMessage.objects.get(ticket=dev.ticket, kind=OutboxKind.STATUS_CHANGED)
-    assert "live in production" in solved.text_body
+    assert texts[4] in solved.text_body  # the release note is the mail that says it is solved
     assert (
         solved.headers["In-Reply-To"]
         == f"<sh-{dev.ticket.pk}@{solved.headers['In-Reply-To'].split('@')[1]}"
@@ -217,3 +217,55 @@ def test_linking_by_pull_request_url_follows_that_pull_request(dev: Dev) -> None
     process()
     dev.ticket.refresh_from_db()
     assert dev.ticket.status == Status.SOLVED
+
+
+def test_a_published_release_containing_the_merge_solves_where_releases_are_production(
+    dev: Dev,
+) -> None:
+    dev.github.release_is_production = True
+    dev.github.save()
+    client = Client()
+    link(dev, dev.ticket)
+    _, opened, merged, _ = samples.github_sequence(REPO, 42, start=START)
+    release = {
+        "action": "published",
+        "release": {
+            "tag_name": "v2.4.0",
+            "target_commitish": "main",
+            "name": "2.4.0",
+            "draft": False,
+            "prerelease": False,
+            "published_at": (START + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "html_url": f"https://github.com/{REPO}/releases/tag/v2.4.0",
+        },
+        "repository": samples.github_repository(REPO),
+        "sender": samples.SENDER,
+    }
+    github_post(client, "release", release)  # before the merge it contains arrives
+    github_post(client, *opened)
+    github_post(client, *merged)
+    process()
+    dev.ticket.refresh_from_db()
+    assert dev.ticket.status == Status.SOLVED
+
+
+def test_a_release_changes_nothing_where_deployments_are_production(dev: Dev) -> None:
+    link(dev, dev.ticket)
+    github_post(
+        Client(),
+        "release",
+        {"action": "published", "release": {"tag_name": "v1"}, "repository": {"full_name": REPO}},
+    )
+    process()
+    assert "deployments" in InboundDelivery.objects.get().outcome
+
+
+def test_the_back_office_wording_of_a_note_wins(dev: Dev) -> None:
+    NoteTemplate.objects.create(stage="accepted", text="Good news: {key} ({title}) is {stage}.")
+    link(dev, dev.ticket)
+    github_post(Client(), *samples.github_sequence(REPO, 42, start=START)[0])
+    process()
+    assert notes(dev.ticket)[-1] == (
+        f"Good news: {REPO}#42 (Order export drops lines with a discount) is "
+        "Accepted by development."
+    )

@@ -92,21 +92,33 @@ def test_a_secret_under_another_key_is_unreadable_and_says_so() -> None:
             secrets.decrypt(token, what="shop: API token")
 
 
-def test_the_b2b_policy_reads_its_development_table() -> None:
-    path = EXAMPLES / "b2b-customer-success.toml"
-    policy = load_policy(path.read_text(), path.name)
+WORDED = """
+[development.jira_statuses]
+"Ready for QA" = "in_review"
+
+[development.notes]
+released = "The fix for {key} is live in production."
+"""
+
+
+def b2b_with(extra: str) -> str:
+    text = (EXAMPLES / "b2b-customer-success.toml").read_text()
+    anchor = "resolve_on_production = true\n"
+    return text.replace(anchor, anchor + extra, 1)
+
+
+def test_a_policy_adds_stage_mappings_and_words_the_notes() -> None:
+    policy = load_policy(b2b_with(WORDED), "b2b.toml")
     assert policy.development is not None
     assert policy.development.resolve_on_production
     assert policy.development.jira_statuses == {"ready for qa": "in_review"}
-    assert "{key}" in policy.development.notes["released"]
+    assert policy.development.notes == {"released": "The fix for {key} is live in production."}
 
 
 def test_a_bad_development_table_is_refused_naming_the_line() -> None:
-    path = EXAMPLES / "b2b-customer-success.toml"
-    text = path.read_text().replace('"Ready for QA" = "in_review"', '"Ready for QA" = "reviewing"')
-    text = text.replace("The fix for {key} is live", "The fix for {assignee} is live")
+    text = b2b_with(WORDED.replace('"in_review"', '"reviewing"').replace("{key}", "{assignee}"))
     with pytest.raises(PolicyError) as raised:
-        load_policy(text, path.name)
+        load_policy(text, "b2b.toml")
     message = str(raised.value)
     assert "development.jira_statuses" in message and "reviewing" in message
     assert "unknown field {assignee}" in message
