@@ -111,6 +111,12 @@ def link_move(*, link: TicketLink, stage: Stage, source: str) -> StageMove | Non
     )
 
 
+def link_catch_up(link: TicketLink, *, source: str) -> StageMove | None:
+    """A new link (its row and ticket locked by the caller): to the stage its issue is at."""
+    stage = stage_of(facts_of(link.issue), mapping_of(terms_of(link.ticket)))
+    return link_move(link=link, stage=stage, source=source)
+
+
 def issue_refresh(issue: EngineeringIssue, *, source: str) -> list[str]:
     """Bring every open link of `issue` to the stage its facts give; what moved."""
     facts = facts_of(issue)

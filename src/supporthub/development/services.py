@@ -149,8 +149,8 @@ def ticket_link_issue(*, ticket: Ticket, url: str, viewer: Viewer) -> TicketLink
         )
         link.ticket = locked
         progress.link_move(link=link, stage=Stage.LOGGED, source="link")
-        progress.issue_refresh(issue, source="link")
-        link.refresh_from_db()
+        # Only this link: another ticket's link of the issue is not locked from here.
+        progress.link_catch_up(link, source="link")
         return link
 
 

@@ -269,3 +269,15 @@ def test_the_back_office_wording_of_a_note_wins(dev: Dev) -> None:
         f"Good news: {REPO}#42 (Order export drops lines with a discount) is "
         "Accepted by development."
     )
+
+
+def test_a_ticket_linked_later_catches_up_with_the_issue(dev: Dev) -> None:
+    client = Client()
+    link(dev, dev.ticket)
+    labelled, opened, _, _ = samples.github_sequence(REPO, 42, start=START)
+    github_post(client, *labelled)
+    github_post(client, *opened)
+    process()
+    later = link(dev, dev.ticket_of("Same export bug at another customer site"))
+    assert list(later.moves.values_list("stage", flat=True)) == ["logged", "in_review"]
+    assert len(notes(later.ticket)) == 2
