@@ -1,5 +1,5 @@
-"""The one way out to other HTTP services (PagerDuty, webhooks): timeouts, a User-Agent, no
-redirects. Tests point it at a receiver on loopback, or patch `post`."""
+"""The one way out to other HTTP services (PagerDuty, webhooks, trackers' APIs): timeouts,
+a User-Agent, no redirects. Tests point it at a receiver on loopback, or patch `post`."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ def _user_agent() -> str:
 
 
 USER_AGENT = _user_agent()
+GET_KEEP = 2_000_000  # characters of a GET's answer kept (a tracker's JSON)
 
 
 class HttpFailure(Exception):
@@ -71,9 +72,28 @@ def post(
     to another host with the body (and its secrets) in hand.
     """
     sent = {"User-Agent": USER_AGENT, "Content-Type": "application/json", **(headers or {})}
+    return _request("POST", url, body=body, headers=sent, timeout=timeout, keep=2000)
+
+
+def get(url: str, *, headers: dict[str, str] | None = None, timeout: float = 10.0) -> Response:
+    """GET `url` (a tracker's REST API); as `post`: no redirects, no answer is HttpFailure.
+    The whole body is kept (up to GET_KEEP characters): the caller reads it."""
+    sent = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
+    return _request("GET", url, body=None, headers=sent, timeout=timeout, keep=GET_KEEP)
+
+
+def _request(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None,
+    headers: dict[str, str],
+    timeout: float,
+    keep: int,
+) -> Response:
     try:
         with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
-            reply = client.post(url, content=body, headers=sent)
+            reply = client.request(method, url, content=body, headers=headers)
     except httpx.TimeoutException as exc:
         raise HttpFailure(f"timed out after {timeout:g}s: {exc!r}", timeout=True) from exc
     except httpx.HTTPError as exc:
@@ -81,5 +101,5 @@ def post(
     return Response(
         status=reply.status_code,
         headers={k.lower(): v for k, v in reply.headers.items()},
-        text=reply.text[:2000],
+        text=reply.text[:keep],
     )

@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "supporthub.notify",
     "supporthub.intake.email",
     "supporthub.intake.voicemail",
+    "supporthub.development",
     "supporthub.api",
     "supporthub.portal",
     "supporthub.console",
@@ -508,6 +509,17 @@ def _phone_region(name: str, default: str) -> str:
 
 # Where the support line is: a caller number in national form is read in this region.
 VOICEMAIL_DEFAULT_REGION = _phone_region("VOICEMAIL_DEFAULT_REGION", "US")
+
+
+# --- development tickets (GitHub, Jira, generic trackers) ---
+# The key tracker secrets are encrypted with in the database (supporthub.secrets); any long
+# random string. Default: SECRET_KEY. Changing it makes stored secrets unreadable.
+SECRETS_KEY = env_str("SECRETS_KEY", "") or SECRET_KEY
+# Attempts at processing one inbound delivery before it is marked failed.
+DEVELOPMENT_MAX_ATTEMPTS = env_int("DEVELOPMENT_MAX_ATTEMPTS", 5, minimum=1)
+# Seconds to wait for a tracker's REST API; seconds between reconciliation runs.
+DEVELOPMENT_HTTP_TIMEOUT = env_int("DEVELOPMENT_HTTP_TIMEOUT", 10, minimum=1)
+DEVELOPMENT_RECONCILE_SECONDS = env_int("DEVELOPMENT_RECONCILE_SECONDS", 900, minimum=30)
 
 
 # --- Single sign-on (OpenID Connect, mozilla-django-oidc) ---------------------------------

@@ -18,5 +18,6 @@ urlpatterns = [
     path("console/", include("supporthub.console.urls")),
     path("calendars/", include("supporthub.routing.urls")),
     path("intake/voicemail/", include("supporthub.intake.voicemail.urls")),
+    path("development/", include("supporthub.development.urls")),
     path("", include("supporthub.web.urls")),
 ]

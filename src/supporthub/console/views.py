@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from supporthub.access import Viewer
 from supporthub.console import forms
 from supporthub.console import selectors as console
+from supporthub.development import selectors as development
 from supporthub.intake.voicemail import forms as voicemail_forms
 from supporthub.intake.voicemail import selectors as voicemail_selectors
 from supporthub.intake.voicemail import services as voicemail_services
@@ -54,6 +55,9 @@ FIELD_ALIASES = {"file": "attachments"}
 def queue(request: HttpRequest, viewer: Viewer, name: str = "all") -> HttpResponse:
     """A queue, what breaches first at the top; htmx asks for the table alone every 30 s."""
     tickets = selectors.queue(viewer, name).defer("body")  # a list never shows bodies
+    stage = request.GET.get("development", "")
+    if stage:
+        tickets = development.in_stage(tickets, stage)
     page = Paginator(tickets, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
     documents = console.policy_documents(t.policy_version_id for t in rows)
@@ -72,6 +76,7 @@ def queue(request: HttpRequest, viewer: Viewer, name: str = "all") -> HttpRespon
         ],
         "no_region": name == "region" and not (viewer.staff and viewer.staff.region),
         "now": timezone.now(),
+        "development_stage": stage,
     }
     template = "console/_queue.html" if request.headers.get("HX-Request") else "console/queue.html"
     return render(request, template, context)

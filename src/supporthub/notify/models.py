@@ -14,6 +14,7 @@ class OutboxKind(models.TextChoices):
     ACKNOWLEDGED = "ticket.acknowledged", "Acknowledgement"
     STAFF_REPLY = "ticket.staff_reply", "Staff reply"
     STATUS_CHANGED = "ticket.status_changed", "Status change"
+    PROGRESS_NOTE = "ticket.progress_note", "Progress note (development)"
     MAIL_AUTO_REPLY = "mail.auto_reply", "Automatic reply to inbound mail"
     SLA_WARNING = "sla.warning", "Breach warning"
     SLA_BREACHED = "sla.breached", "Breach"

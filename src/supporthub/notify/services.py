@@ -280,3 +280,19 @@ def outbox_enqueue_status_change(
         },
         automatic=True,
     )
+
+
+def outbox_enqueue_progress_note(*, ticket: Ticket, message: Message) -> None:
+    """A customer-visible progress note (a development ticket's move), threaded on the ticket."""
+    contact = ticket.requester
+    if contact is None or message.kind != MessageKind.PROGRESS_NOTE:
+        return
+    _enqueue(
+        kind=OutboxKind.PROGRESS_NOTE,
+        source=f"message:{message.pk}",
+        ticket=ticket,
+        contact=contact,
+        template="progress_note",
+        context={"note": message.body.strip()},
+        automatic=True,
+    )

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from difflib import get_close_matches
 from functools import cache
+from string import Formatter
 from typing import Any, NamedTuple, TypeVar, cast, get_args
 
 import phonenumbers
@@ -922,10 +923,54 @@ class _PolicyBuilder:
             return None
         notes = table.get("note_on_each_move", r.boolean)
         resolve = table.get("resolve_on_production", r.boolean)
+        stage = r.choice(schema.DEVELOPMENT_STAGES, "stage")
+        labels = self._string_map(table, "github_labels", r.string, stage)
+        statuses = self._string_map(table, "jira_statuses", r.string, stage)
+        templates = self._string_map(table, "notes", stage, self._note_template)
         table.finish()
         if notes is None or resolve is None:
             return None
-        return schema.DevelopmentTickets(note_on_each_move=notes, resolve_on_production=resolve)
+        return schema.DevelopmentTickets(
+            note_on_each_move=notes,
+            resolve_on_production=resolve,
+            github_labels={key.lower(): value for key, value in labels.items()},
+            jira_statuses={key.lower(): value for key, value in statuses.items()},
+            notes=templates,
+        )
+
+    def _string_map(
+        self, table: _Table, key: str, check_key: Check[str], check_value: Check[str]
+    ) -> dict[str, str]:
+        """A table of strings ([development.jira_statuses]); bad keys or values are errors."""
+        sub = table.subtable(key, required=False)
+        if sub is None:
+            return {}
+        out = {}
+        for name in list(sub.data):
+            path = (*sub.path, name)
+            value = check_value(path, sub.take(name))
+            if check_key(path, name) is not None and value is not None:
+                out[name] = value
+        return out
+
+    def _note_template(self, path: KeyPath, value: object) -> str | None:
+        text = self.r.text(path, value)
+        if text is None:
+            return None
+        try:
+            names = [field for _, field, _, _ in Formatter().parse(text) if field is not None]
+        except ValueError as exc:
+            self.r.error(path, f"not a valid note template: {exc}")
+            return None
+        unknown = [name for name in names if name not in schema.DEVELOPMENT_NOTE_FIELDS]
+        if unknown:
+            self.r.error(
+                path,
+                f"unknown field {{{unknown[0]}}} in the note "
+                f"(known: {_known(schema.DEVELOPMENT_NOTE_FIELDS)})",
+            )
+            return None
+        return text
 
     # -- Designated Support Engineer -----------------------------------------------------------
 

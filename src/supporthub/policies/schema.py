@@ -160,12 +160,29 @@ class TrainingOption:
     route_to: tuple[str, ...] = ()  # empty: self-service, no ticket routing
 
 
+# The stages a customer is told (supporthub.development.stages.Stage has the same values).
+DEVELOPMENT_STAGES = (
+    "logged",
+    "accepted",
+    "in_progress",
+    "in_review",
+    "fixed",
+    "released",
+    "wont_fix",
+)
+DEVELOPMENT_NOTE_FIELDS = ("key", "stage", "url", "title")
+
+
 @dataclass(frozen=True)
 class DevelopmentTickets:
     """How a ticket that needs development follows its engineering-tracker ticket."""
 
     note_on_each_move: bool  # each move adds a customer-visible note
     resolve_on_production: bool  # reaching production resolves the helpdesk ticket
+    # Added to (and winning over) the built-in mappings; keys in lower case, values stages.
+    github_labels: dict[str, str] = field(default_factory=dict)
+    jira_statuses: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # stage -> note template
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,8 @@ class MessageKind(models.TextChoices):
     PUBLIC_REPLY = "public_reply", "Public reply"
     INTERNAL_NOTE = "internal_note", "Internal note"
     AUTO_ACKNOWLEDGEMENT = "auto_acknowledgement", "Automatic acknowledgement"
+    # A customer-visible note written by the product (a development ticket's progress).
+    PROGRESS_NOTE = "progress_note", "Progress note"
 
 
 class Message(models.Model):
@@ -210,7 +212,11 @@ class Message(models.Model):
         return self.kind != MessageKind.INTERNAL_NOTE
 
 
-PUBLIC_MESSAGE_KINDS = (MessageKind.PUBLIC_REPLY, MessageKind.AUTO_ACKNOWLEDGEMENT)
+PUBLIC_MESSAGE_KINDS = (
+    MessageKind.PUBLIC_REPLY,
+    MessageKind.AUTO_ACKNOWLEDGEMENT,
+    MessageKind.PROGRESS_NOTE,
+)
 
 
 def attachment_path(instance: Attachment, filename: str) -> str:

@@ -312,3 +312,34 @@ def ticket_escalate(
         escalation_notify(ticket=locked, by=str(viewer.staff or viewer.user) if viewer else "")
         keep_in_step(locked, onto=ticket, fields=["escalated_at", "escalation_reason", "version"])
         return locked
+
+
+def ticket_progress_note(*, ticket: Ticket, body: str, solve: bool = False, source: str) -> Message:
+    """A customer-visible note written by the product (a development ticket's move), mailed
+    to the requester. With `solve`, the note solves the ticket in the same transaction and
+    the mail is the status change quoting it; a ticket no longer open keeps its status."""
+    with transaction.atomic():
+        locked = ticket_locked(ticket, None)
+        message = ticket_add_message(ticket=locked, kind=MessageKind.PROGRESS_NOTE, body=body)
+        if solve and locked.is_open:
+            previous = locked.status
+            locked.status = Status.SOLVED
+            locked.version += 1
+            locked.save(update_fields=["status", "version", "updated_at"])
+            entry = audit(
+                ticket=locked,
+                code="ticket.status_changed",
+                actor=None,
+                previous=previous,
+                status=Status.SOLVED,
+                source=source,
+                message=message.pk,
+            )
+            notify.outbox_enqueue_status_change(
+                ticket=locked, previous=previous, audit_entry_id=entry.pk, reason=body
+            )
+            page_resolve(ticket=locked)
+        else:
+            notify.outbox_enqueue_progress_note(ticket=locked, message=message)
+        keep_in_step(locked, onto=ticket, fields=["status", "version"])
+        return message

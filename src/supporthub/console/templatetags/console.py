@@ -31,6 +31,9 @@ AUDIT_LABELS = {
     "ticket.escalated": "Escalated to the CS lead",
     "ticket.closed_out_of_scope": "Closed as out of scope",
     "message.public_reply": "Public reply",
+    "message.progress_note": "Progress note",
+    "development.linked": "Linked to development",
+    "development.unlinked": "Unlinked from development",
     "message.internal_note": "Internal note",
     "message.auto_acknowledgement": "Automatic acknowledgement sent",
     "attachment.added": "Attachment added",
@@ -143,6 +146,10 @@ def audit_detail(context: template.Context, entry: AuditEntry) -> str:
         return f"{who(d.get('previous'))} → {who(d.get('assignee'))}"
     if code == "ticket.escalated":
         return str(d.get("reason", ""))
+    if code == "development.linked":
+        return str(d.get("issue", ""))
+    if code == "development.unlinked":
+        return f"{d.get('issue', '')}: {d.get('reason', '')}"
     if code == "ticket.closed_out_of_scope":
         key = d.get("exclusion", "")
         name = key

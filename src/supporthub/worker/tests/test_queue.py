@@ -325,6 +325,7 @@ def test_every_queue_is_registered_woken_at_start_and_recovered_every_five_secon
     assert {q.name for q in queue.queues()} >= {"outbox", "page deliveries", "inbox"}
     queue.wake_all()
     assert sorted(woken) == [
+        "supporthub.development.tasks.process_deliveries",
         "supporthub.intake.email.tasks.process_inbox",
         "supporthub.notify.tasks.deliver_outbox",
         "supporthub.routing.tasks.deliver_pages",

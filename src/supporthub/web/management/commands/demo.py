@@ -22,6 +22,7 @@ from supporthub.customers.models import (
     Subscription,
 )
 from supporthub.customers.selectors import entitlement_on, local_date
+from supporthub.development import demo as development_demo
 from supporthub.policies.models import Policy
 from supporthub.policies.services import PolicyLoadError, policy_load
 from supporthub.routing.models import Rotation, RotationMember
@@ -234,6 +235,10 @@ class Command(BaseCommand):
                     user=login,
                 )
             self._tickets(organisation, staff)
+            if policy_key == "b2b-customer-success":
+                alice = viewer_for(staff["alice"].user)
+                assert alice is not None  # noqa: S101 - created above with a staff record
+                development_demo.demo_links(organisation=organisation, viewer=alice)
 
     def _tickets(self, organisation: Organisation, staff: dict[str, StaffMember]) -> None:
         """A few tickets received over the last days, some answered, so the clocks show."""
