@@ -131,6 +131,10 @@ class Subscription(models.Model):
     deployment = models.CharField(
         max_length=20, choices=Deployment.choices, default=Deployment.CLOUD
     )
+    # Some Designated Support Engineer engagement covers this subscription (kept by the dse
+    # app's services): read with the subscription when a ticket opens, so only the cases of
+    # covered subscriptions read the engagement.
+    dse_covered = models.BooleanField(default=False, editable=False)
 
     class Meta:
         ordering = ["organisation__name", "-term_start"]
