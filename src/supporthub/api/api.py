@@ -54,6 +54,7 @@ from supporthub.api.schemas import (
     WireSeverity,
 )
 from supporthub.api.selectors import MAX_PAGE, TicketFilters, ticket_page
+from supporthub.dse.api import router as dse_router
 from supporthub.tickets.conversation import attachment_add
 from supporthub.tickets.locks import VersionConflict
 from supporthub.tickets.models import Channel, FirstResponseStatus, TicketType
@@ -117,6 +118,8 @@ api = SupportHubAPI(
     auth=[BearerToken(), Session()],
     docs=LocalSwagger(),
 )
+
+api.add_router("/dse", dse_router)  # the Designated Support Engineer package
 
 TicketId = PathEx[WireId, P(description="The ticket's id")]
 AttachmentId = PathEx[WireId, P(description="The attachment's id")]
