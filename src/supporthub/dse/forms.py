@@ -14,7 +14,7 @@ class TimeEntryForm(forms.Form):
     date = forms.DateField(
         required=False,
         label="Date",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         help_text="The day of the work, in the organisation's time zone (blank: today)",
     )
     note = forms.CharField(max_length=500, required=False, label="Note")

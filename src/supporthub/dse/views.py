@@ -4,6 +4,7 @@ Engineer"."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -66,6 +67,9 @@ def _page_context(viewer: Viewer, engagement: Engagement) -> dict[str, Any]:
         "engagement": engagement,
         "overview": overview,
         "now": now,
+        "previous": selectors.month_usage(
+            engagement=engagement, month=overview.usage.month - timedelta(days=1)
+        ),
         "entries": selectors.time_entries(engagement=engagement, month=overview.today)[:100],
         "absences": selectors.absences_ahead(engagement.engineer, since=overview.today),
         "administrative_days": (
