@@ -6,8 +6,8 @@ Business Days for the Services Period)"): an engagement's term is cut into twelv
 periods from its start; the last may be shorter. A full period allows the policy's
 `administrative_days_per_year` (16); a shorter one allows 16 x its days / the days of a full
 twelve-month period starting on the same date, **rounded down** to a whole day (the cap is a
-limit the engagement must not exceed, so a part day is not granted): a 9-month term of 275
-days allows 16 x 275 / 365 = 12.05, so 12.
+limit the engagement must not exceed, so a part day is not granted): a 9-month term from
+1 January to 30 September 2026, 273 days, allows 16 x 273 / 365 = 11.97, so 11.
 """
 
 from __future__ import annotations
