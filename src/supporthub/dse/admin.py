@@ -23,7 +23,12 @@ from supporthub.dse.models import (
     TimeEntry,
     UsageWarning,
 )
-from supporthub.dse.services import administrative_days_check, engagement_check, engagement_cover
+from supporthub.dse.services import (
+    administrative_days_check,
+    engagement_check,
+    engagement_cover,
+    subscriptions_recount,
+)
 
 
 class EngagementForm(forms.ModelForm[Engagement]):
@@ -105,6 +110,17 @@ class EngagementAdmin(admin.ModelAdmin[Engagement]):
         engagement_cover(
             engagement=form.instance, subscriptions=list(form.cleaned_data["subscriptions"])
         )
+
+    def delete_model(self, request: HttpRequest, obj: Engagement) -> None:
+        covered = set(obj.subscriptions.values_list("pk", flat=True))
+        super().delete_model(request, obj)
+        subscriptions_recount(covered)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Engagement]) -> None:
+        links = Engagement.subscriptions.through.objects.filter(engagement__in=queryset)
+        covered = set(links.values_list("subscription_id", flat=True))
+        super().delete_queryset(request, queryset)
+        subscriptions_recount(covered)
 
 
 class AbsenceForm(forms.ModelForm[Absence]):

@@ -15,6 +15,7 @@ from ninja.params import PathEx, QueryEx
 from pydantic import ConfigDict, Field
 
 from supporthub.api.auth import viewer_of
+from supporthub.api.limits import BODY_LIMIT
 from supporthub.api.schemas import Error, Id, WireId
 from supporthub.customers.selectors import local_date
 from supporthub.dse import selectors
@@ -205,7 +206,11 @@ def dse_time_entries(
     return [_entry_out(e, staff=viewer.is_staff) for e in entries]
 
 
-@router.post("/time-entries", response={201: TimeEntryOut, **ERRORS, 400: Error})
+@router.post(
+    "/time-entries",
+    response={201: TimeEntryOut, 400: Error, 413: Error, **ERRORS},
+    openapi_extra=BODY_LIMIT,
+)
 def dse_time_entry_create(request: HttpRequest, data: TimeEntryIn) -> Status[dict[str, Any]]:
     """Log time on a case (staff): counted against the Monthly Limit when the DSE logs it;
     past the limit it is recorded and flagged (`over_limit`), never refused."""
