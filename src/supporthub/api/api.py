@@ -32,6 +32,7 @@ from supporthub.api import representations as show
 from supporthub.api import services
 from supporthub.api.auth import BearerToken, Session, viewer_of
 from supporthub.api.docs import LocalSwagger
+from supporthub.api.limits import BODY_LIMIT, body_limit, size_text
 from supporthub.api.schemas import (
     DIGITS,
     PATTERN_MESSAGES,
@@ -54,6 +55,7 @@ from supporthub.api.schemas import (
     WireSeverity,
 )
 from supporthub.api.selectors import MAX_PAGE, TicketFilters, ticket_page
+from supporthub.dse.api import router as dse_router
 from supporthub.tickets.conversation import attachment_add
 from supporthub.tickets.locks import VersionConflict
 from supporthub.tickets.models import Channel, FirstResponseStatus, TicketType
@@ -76,12 +78,6 @@ class PayloadTooLarge(Exception):
     def __init__(self, message: str, field: str) -> None:
         super().__init__(message)
         self.field = field
-
-
-def _size(size: int) -> str:
-    if size < 1024 * 1024:
-        return f"{size:,} bytes"
-    return f"{size / (1024 * 1024):.1f} MB ({size:,} bytes)"
 
 
 DESCRIPTION = """\
@@ -118,6 +114,8 @@ api = SupportHubAPI(
     docs=LocalSwagger(),
 )
 
+api.add_router("/dse", dse_router)  # the Designated Support Engineer package
+
 TicketId = PathEx[WireId, P(description="The ticket's id")]
 AttachmentId = PathEx[WireId, P(description="The attachment's id")]
 PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE), DIGITS]
@@ -149,18 +147,6 @@ IfMatch = HeaderEx[
 # Error answers every authenticated operation may give; 400 too where a JSON body is read.
 ERRORS: dict[int, Any] = {401: Error, 403: Error, 404: Error, 422: Error}
 JSON_ERRORS: dict[int, Any] = {400: Error, 413: Error, **ERRORS}
-
-
-def _body_limit() -> str:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-    return f"{_size(limit)}, DATA_UPLOAD_MAX_MEMORY_SIZE"
-
-
-# The schema cannot bound a JSON body in bytes; the operations taking one say so in words.
-BODY_LIMIT: dict[str, Any] = {
-    "requestBody": {"description": f"At most {_body_limit()}: a larger body gets 413."},
-    "responses": {413: {"description": f"The request body is over {_body_limit()}"}},
-}
 
 
 # -- Tickets ----------------------------------------------------------------------------------
@@ -385,7 +371,8 @@ def attachment_create(
     limit = settings.ATTACHMENT_MAX_BYTES
     if file.size is not None and file.size > limit:
         raise PayloadTooLarge(
-            f"{file.name} is {_size(file.size)}; the limit is {_size(limit)} per file.", "file"
+            f"{file.name} is {size_text(file.size)}; the limit is {size_text(limit)} per file.",
+            "file",
         )
     message = None
     if message_id is not None:
@@ -558,7 +545,7 @@ def _too_large(request: HttpRequest, exc: PayloadTooLarge) -> HttpResponse:
 
 @api.exception_handler(RequestDataTooBig)
 def _body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-    detail = f"The request body is over the limit of {_body_limit()}."
+    detail = f"The request body is over the limit of {body_limit()}."
     return _error(request, 413, detail, {"body": [detail]})
 
 

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from supporthub.console import views
+from supporthub.dse import views as dse_views
 
 app_name = "console"
 urlpatterns = [
@@ -25,6 +26,11 @@ urlpatterns = [
     path("tickets/<int:pk>/status/", views.status, name="status"),
     path("tickets/<int:pk>/escalate/", views.escalate, name="escalate"),
     path("tickets/<int:pk>/out-of-scope/", views.out_of_scope, name="out_of_scope"),
+    # The Designated Support Engineer package (supporthub.dse).
+    path("engagements/", dse_views.engagements, name="dse-engagements"),
+    path("engagements/<int:pk>/", dse_views.engagement, name="dse-engagement"),
+    path("engagements/<int:pk>/substitute/", dse_views.substitute, name="dse-substitute"),
+    path("tickets/<int:pk>/time/", dse_views.log_time, name="dse-log-time"),
     path("voicemail/", views.voicemail_triage, name="voicemail_triage"),
     path("voicemail/<int:pk>/match/", views.voicemail_match, name="voicemail_match"),
     path("voicemail/<int:pk>/dismiss/", views.voicemail_dismiss, name="voicemail_dismiss"),

@@ -200,8 +200,10 @@ def _ticket_page(
     escalation = next((e for e in reversed(audit) if e.code == "ticket.escalated"), None)
     named = [ticket.assignee_id]
     for entry in audit:
-        if entry.code in ("ticket.assigned", "ticket.unassigned"):
+        if entry.code in ("ticket.assigned", "ticket.unassigned", "dse.substituted"):
             named += [entry.data.get("previous"), entry.data.get("assignee")]
+        elif entry.code.startswith("dse."):
+            named.append(entry.data.get("engineer"))
     conversation = list(selectors.messages_for(viewer, ticket))
     loose = list(selectors.attachments_for(viewer, ticket).filter(message__isnull=True))
     context: dict[str, Any] = {

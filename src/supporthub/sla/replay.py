@@ -30,7 +30,8 @@ class Outcome:
     met: bool | None
 
 
-def _instant(record: dict[str, Any], field: str) -> datetime:
+def read_instant(record: dict[str, Any], field: str) -> datetime:
+    """An aware ISO 8601 instant; LineError naming `field` otherwise."""
     raw = record.get(field)
     if not isinstance(raw, str):
         raise LineError(f'"{field}" must be an ISO 8601 string')
@@ -43,7 +44,8 @@ def _instant(record: dict[str, Any], field: str) -> datetime:
     return value
 
 
-def _holidays(record: dict[str, Any]) -> tuple[str, str | None]:
+def read_holidays(record: dict[str, Any]) -> tuple[str, str | None]:
+    """`holidays`: a country code, optionally `CC-SUBDIV`, that the holidays package knows."""
     raw = record.get("holidays")
     if not isinstance(raw, str) or not raw:
         raise LineError('"holidays" must be a country code such as "US" or "US-CA"')
@@ -54,6 +56,18 @@ def _holidays(record: dict[str, Any]) -> tuple[str, str | None]:
     if subdivision and subdivision not in known[country]:
         raise LineError(f'"holidays": {subdivision!r} is not a subdivision of {country}')
     return country, subdivision or None
+
+
+def read_zone(record: dict[str, Any], field: str) -> str:
+    """An IANA zone name; LineError naming `field` otherwise."""
+    zone = record.get(field)
+    if not isinstance(zone, str):
+        raise LineError(f'"{field}" must be an IANA zone name')
+    try:
+        validate_time_zone(zone)
+    except ValidationError as exc:
+        raise LineError(f'"{field}": {" ".join(exc.messages)}') from None
+    return zone
 
 
 def replay_record(policy: schema.Policy, record: Any) -> Outcome:
@@ -74,17 +88,11 @@ def replay_record(policy: schema.Policy, record: Any) -> Outcome:
     if severity not in {s.level for s in policy.severities}:
         known = ", ".join(str(s.level) for s in policy.severities)
         raise LineError(f'"severity": {severity} is not a severity of {policy.key} ({known})')
-    opened_at = _instant(record, "opened_at")
-    zone = record.get("timezone")
-    if not isinstance(zone, str):
-        raise LineError('"timezone" must be an IANA zone name')
-    try:
-        validate_time_zone(zone)
-    except ValidationError as exc:
-        raise LineError(f'"timezone": {" ".join(exc.messages)}') from None
-    country, subdivision = _holidays(record)
+    opened_at = read_instant(record, "opened_at")
+    zone = read_zone(record, "timezone")
+    country, subdivision = read_holidays(record)
     responded = (
-        _instant(record, "first_response_at")
+        read_instant(record, "first_response_at")
         if record.get("first_response_at") is not None
         else None
     )

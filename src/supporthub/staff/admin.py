@@ -20,7 +20,15 @@ class StaffRoleAdmin(admin.ModelAdmin[StaffRole]):
 
 @admin.register(StaffMember)
 class StaffMemberAdmin(admin.ModelAdmin[StaffMember]):
-    list_display = ["display_name", "user", "role_list", "region", "time_zone", "is_active"]
+    list_display = [
+        "display_name",
+        "user",
+        "role_list",
+        "region",
+        "time_zone",
+        "holiday_country",
+        "is_active",
+    ]
     list_filter = ["roles", "region", "is_active"]
     search_fields = ["display_name", "user__username", "user__email"]
     filter_horizontal = ["roles"]

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from supporthub.access import Viewer
 from supporthub.customers.models import SupportContact
+from supporthub.dse.routing import cover_if_needed
 from supporthub.notify import services as notify
 from supporthub.sla import services as sla
 from supporthub.sla.clocks import iso
@@ -93,6 +94,10 @@ def ticket_add_message(
             fields.append("status")
         locked.version += 1
         locked.save(update_fields=fields)
+        if author_contact is not None and kind == MessageKind.PUBLIC_REPLY:
+            # A case the Designated Support Engineer holds, written to outside their Available
+            # Hours or past the Monthly Limit, is covered by normal routing meanwhile.
+            cover_if_needed(ticket=locked, at=at)
         # Outbound mail: a staff public reply (naming any status it set) goes to the outbox in
         # this transaction; internal notes and the customer's own replies send nothing.
         notify.outbox_enqueue_staff_reply(

@@ -17,6 +17,7 @@ from supporthub.access import Viewer
 from supporthub.actors import Actor
 from supporthub.customers.models import Organisation, SupportContact
 from supporthub.customers.selectors import Entitlement, entitlement_on, local_date
+from supporthub.dse.routing import Routing, route_new_case, routing_audit_entry
 from supporthub.notify import services as notify
 from supporthub.routing.paging import after_hours_roles, page_after_hours
 from supporthub.routing.regions import region_for
@@ -51,12 +52,14 @@ class TicketRequest:
 class Opening:
     """What ticket_decide settled: the ticket to write (unsaved), the entitlement it opens
     under, the severity asked (a channel rule may have forced another) and the roles an
-    after-hours page alerts (empty: no page)."""
+    after-hours page alerts (empty: no page); `dse`: what the Designated Support Engineer
+    rule decided (None: no engagement serves the case)."""
 
     ticket: Ticket
     entitlement: Entitlement
     asked: int
     page_roles: tuple[str, ...]
+    dse: Routing | None = None
 
 
 def ticket_decide(
@@ -135,6 +138,10 @@ def ticket_decide(
     )
     region = region_for(policy, received_at, calendar_stamp=stamp)
     ticket.region = region.key if region is not None else ""
+    # A case of a subscription a DSE engagement covers goes to the DSE inside their Available
+    # Hours and under the Monthly Limit (reads only for covered subscriptions); imported
+    # history keeps its own assignment.
+    dse = None if imported else route_new_case(ticket=ticket, policy=policy)
     # The related rows are in hand: skip full_clean's one existence query per foreign key.
     ticket.full_clean(exclude=_TICKET_FKS)
     # After-hours urgent (seed 000): page the on-call engineer, notify the CS lead. Imported
@@ -142,7 +149,7 @@ def ticket_decide(
     roles = (
         () if imported else after_hours_roles(policy=policy, ticket=ticket, calendar_stamp=stamp)
     )
-    return Opening(ticket=ticket, entitlement=entitlement, asked=asked, page_roles=roles)
+    return Opening(ticket=ticket, entitlement=entitlement, asked=asked, page_roles=roles, dse=dse)
 
 
 def ticket_open(
@@ -193,6 +200,8 @@ def _audit_opened(opening: Opening, *, actor: Actor) -> None:
             region=ticket.region,
         )
     ]
+    if opening.dse is not None:
+        entries.append(routing_audit_entry(ticket=ticket, routing=opening.dse, actor=actor))
     if opening.asked != ticket.severity:
         entries.append(
             audit_entry(

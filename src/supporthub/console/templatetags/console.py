@@ -14,6 +14,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from supporthub.dse import wording as dse_wording
 from supporthub.policies import schema
 from supporthub.tickets.models import AuditEntry, Channel, Status
 from supporthub.tickets.rendering import local_time
@@ -66,6 +67,7 @@ AUDIT_LABELS = {
     "voicemail.matched": "Voicemail matched to a contact from triage",
     "voicemail.transcribed": "Voicemail transcript received",
     "voicemail.transcription_failed": "Voicemail could not be transcribed",
+    **dse_wording.AUDIT_LABELS,
 }
 
 
@@ -180,6 +182,8 @@ def audit_detail(context: template.Context, entry: AuditEntry) -> str:
         return _mail_detail(code, d)
     if code.startswith("voicemail."):
         return _voicemail_detail(code, d)
+    if code.startswith("dse."):
+        return dse_wording.audit_detail(code, d, when=lambda v: _when(v, zone), who=who)
     if code in ("sla.warning", "sla.breached"):
         notified = ", ".join(d.get("notified") or []) or "nobody with an email"
         return f"{d.get('point')}% of the target, due {_when(d.get('due_at'), zone)}; to {notified}"

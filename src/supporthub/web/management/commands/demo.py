@@ -23,6 +23,7 @@ from supporthub.customers.models import (
 )
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.development import demo as development_demo
+from supporthub.dse.demo import demo_engagement
 from supporthub.policies.models import Policy
 from supporthub.policies.services import PolicyLoadError, policy_load
 from supporthub.routing.models import Rotation, RotationMember
@@ -42,6 +43,7 @@ STAFF: list[tuple[str, str, list[Role], str, str]] = [
     ("lee", "Lee Okafor", [Role.CS_LEAD], "us", "America/New_York"),
     ("pat", "Pat Byrne", [Role.PROJECT_MANAGER], "eu", "Europe/Dublin"),
     ("sam", "Sam Patel", [Role.SALES_REP], "us", "America/Chicago"),
+    ("dora", "Dora Schmidt", [Role.SUPPORT_ENGINEER], "eu", "Europe/Berlin"),
     (
         "cora",
         "Cora Lindqvist",
@@ -129,6 +131,10 @@ class Command(BaseCommand):
         self._rotations(staff)
         for row in ORGANISATIONS:
             self._organisation(row, staff)
+        # Globex Retail (Platinum, annual) has Dora as its Designated Support Engineer.
+        globex = Organisation.objects.get(name="Globex Retail")
+        with transaction.atomic():
+            demo_engagement(organisation=globex, engineer=staff["dora"], now=timezone.now())
         self.stdout.write(self.style.SUCCESS("demo data ready; logins are in README.md"))
 
     def _rotations(self, staff: dict[str, StaffMember]) -> None:
