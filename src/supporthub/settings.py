@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "supporthub.sla",
     "supporthub.routing",
     "supporthub.notify",
+    "supporthub.dse",
     "supporthub.intake.email",
     "supporthub.intake.voicemail",
     "supporthub.api",

@@ -59,3 +59,25 @@ def normalise_phone(value: str, *, region: str | None = None) -> str:
 def validate_e164(value: str) -> None:
     if not value.startswith("+") or normalise_phone(value) != value:
         raise ValidationError(f"{value!r} is not in E.164 form (e.g. +14155550100)")
+
+
+def clean_holiday_place(
+    country: str,
+    subdivision: str,
+    *,
+    country_field: str = "holiday_country",
+    subdivision_field: str = "holiday_subdivision",
+) -> None:
+    """A model's holiday place (blank country: none; subdivision optional), as a
+    ValidationError naming the field at fault."""
+    if subdivision and not country:
+        raise ValidationError({subdivision_field: "A holiday subdivision needs a holiday country."})
+    try:
+        if country and subdivision:
+            validate_holiday_subdivision(country, subdivision)
+        elif country:
+            validate_holiday_country(country)
+    except ValidationError as exc:
+        raise ValidationError(
+            {subdivision_field if subdivision else country_field: exc.messages}
+        ) from None

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
 from supporthub.validators import (
+    clean_holiday_place,
     validate_country,
     validate_e164,
-    validate_holiday_country,
-    validate_holiday_subdivision,
     validate_time_zone,
 )
 
@@ -76,18 +74,7 @@ class Organisation(models.Model):
         return self.name
 
     def clean(self) -> None:
-        if self.holiday_subdivision and not self.holiday_country:
-            raise ValidationError(
-                {"holiday_subdivision": "A holiday subdivision needs a holiday country."}
-            )
-        try:
-            if self.holiday_country and self.holiday_subdivision:
-                validate_holiday_subdivision(self.holiday_country, self.holiday_subdivision)
-            elif self.holiday_country:
-                validate_holiday_country(self.holiday_country)
-        except ValidationError as exc:
-            field = "holiday_subdivision" if self.holiday_subdivision else "holiday_country"
-            raise ValidationError({field: exc.messages}) from None
+        clean_holiday_place(self.holiday_country, self.holiday_subdivision)
 
 
 class LifecycleTransition(models.Model):

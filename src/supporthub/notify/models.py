@@ -21,6 +21,10 @@ class OutboxKind(models.TextChoices):
     PAGE = "oncall.page", "On-call page"
     CS_LEAD_NOTICE = "oncall.cs_lead", "After-hours notice to the CS lead"
     PASSWORD_RESET = "auth.password_reset", "Password reset link"
+    DSE_USAGE_WARNING = "dse.usage_warning", "Designated Support Engineer: Monthly Limit warning"
+    DSE_SUBSTITUTED = "dse.substituted", "Designated Support Engineer substituted"
+    DSE_CHECKIN_REMINDER = "dse.checkin_reminder", "Designated Support Engineer: check-in due"
+    DSE_MONTHLY_REPORT = "dse.monthly_report", "Designated Support Engineer: monthly case report"
 
 
 class OutboxState(models.TextChoices):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from supporthub.validators import validate_time_zone
+from supporthub.validators import clean_holiday_place, validate_time_zone
 
 
 class Role(models.TextChoices):
@@ -43,6 +43,16 @@ class StaffMember(models.Model):
     region = models.CharField(
         max_length=40, blank=True, help_text="Support region key from the policy (e.g. us, eu)"
     )
+    # The engineer's own calendar (a Designated Support Engineer's Business Days are "in the
+    # location of the Designated Support Engineer"): national holidays of this place.
+    holiday_country = models.CharField(
+        max_length=2,
+        blank=True,
+        help_text="Country whose national holidays are this engineer's days off (ISO 3166)",
+    )
+    holiday_subdivision = models.CharField(
+        max_length=10, blank=True, help_text="Optional state or province for holidays, e.g. BY"
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -51,6 +61,9 @@ class StaffMember(models.Model):
 
     def __str__(self) -> str:
         return self.display_name
+
+    def clean(self) -> None:
+        clean_holiday_place(self.holiday_country, self.holiday_subdivision)
 
     def has_role(self, role: Role) -> bool:
         return any(r.code == role for r in self.roles.all())
