@@ -22,6 +22,7 @@ from supporthub.customers.models import (
     Subscription,
 )
 from supporthub.customers.selectors import entitlement_on, local_date
+from supporthub.dse.demo import demo_rhythm
 from supporthub.policies.models import Policy
 from supporthub.policies.services import PolicyLoadError, policy_load
 from supporthub.routing.models import Rotation, RotationMember
@@ -128,6 +129,8 @@ class Command(BaseCommand):
         self._rotations(staff)
         for row in ORGANISATIONS:
             self._organisation(row, staff)
+        # The Platinum organisation's DSE engagement: check-ins, profile, last month's report.
+        demo_rhythm()
         self.stdout.write(self.style.SUCCESS("demo data ready; logins are in README.md"))
 
     def _rotations(self, staff: dict[str, StaffMember]) -> None:
