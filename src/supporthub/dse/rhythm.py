@@ -146,7 +146,7 @@ def check_in_record(
 
 
 def check_ins_of(*, engagement: Engagement) -> QuerySet[CheckIn]:
-    return CheckIn.objects.filter(engagement=engagement).select_related("recorded_by")
+    return CheckIn.objects.filter(engagement=engagement).select_related("recorded_by__staff_member")
 
 
 def next_check_in(*, engagement: Engagement) -> CheckIn | None:

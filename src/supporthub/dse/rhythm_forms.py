@@ -10,7 +10,12 @@ from supporthub.dse.rhythm import CheckInInput
 
 
 class DateInput(forms.DateInput):
+    """The browser's date picker, which reads and writes ISO dates whatever the locale."""
+
     input_type = "date"
+
+    def __init__(self) -> None:
+        super().__init__(format="%Y-%m-%d")
 
 
 class CheckInForm(forms.Form):

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+import time_machine
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.loader import render_to_string
 from django.test import Client
 from django.urls import reverse
 
@@ -205,3 +207,28 @@ def test_the_dse_records_a_check_in_in_the_console_and_the_customer_reads_it_in_
     assert client.post(reverse("dse_rhythm:hub_check_ins", args=[engagement.pk])).status_code == 405
     login(client, world.carol.user)  # another organisation's contact
     assert client.get(reverse("dse_rhythm:hub_check_ins", args=[engagement.pk])).status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_engagement_pages_rhythm_section_links_each_face_and_names_the_next_date(
+    world: World, engagement: Engagement, tokyo_dse: StaffMember
+) -> None:
+    check_in_record(
+        engagement=engagement,
+        data=held(date(2026, 3, 2), date(2026, 3, 10)),
+        viewer=viewer_of(tokyo_dse),
+        now=NOW,
+    )
+    with time_machine.travel(NOW, tick=False):
+        console = render_to_string(
+            "dse/_rhythm_section.html",
+            {"engagement": engagement, "viewer": viewer_of(tokyo_dse)},
+        )
+        hub = render_to_string(
+            "dse/_rhythm_section.html", {"engagement": engagement, "viewer": viewer_of(world.olga)}
+        )
+    assert "2 March 2026 (monthly)" in console and "10 March 2026" in console
+    assert "(due, not recorded)" in console and "not written yet" in console
+    assert reverse("dse_rhythm:console_reports", args=[engagement.pk]) in console
+    assert reverse("dse_rhythm:hub_profile", args=[engagement.pk]) in hub
+    assert "/console/" not in hub
