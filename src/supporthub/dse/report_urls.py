@@ -1,5 +1,6 @@
-"""The engagement's rhythm and monthly case reports: console pages under /console/dse/, the
-Support Hub's under /hub/dse/. Included at the root (one line in supporthub.urls)."""
+"""The engagement's rhythm and monthly case reports: console pages beside the engagement's
+page (/console/engagements/<pk>/...), the Support Hub's under
+/hub/designated-support-engineer/<pk>/; included at the root (one line in supporthub.urls)."""
 
 from django.urls import path
 
@@ -7,8 +8,8 @@ from supporthub.dse import report_views as views
 
 app_name = "dse_rhythm"
 
-CONSOLE = "console/dse/engagements/<int:pk>/"
-HUB = "hub/dse/engagements/<int:pk>/"
+CONSOLE = "console/engagements/<int:pk>/"
+HUB = "hub/designated-support-engineer/<int:pk>/"
 
 urlpatterns = [
     path(f"{CONSOLE}check-ins/", views.console_check_ins, name="console_check_ins"),

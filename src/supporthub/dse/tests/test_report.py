@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import ctypes
 import io
+import threading
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ import pypdfium2.raw as pdfium_raw
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import connections
 
 from supporthub.customers.services import support_contact_retire
 from supporthub.dse.models import (
@@ -409,10 +411,11 @@ def test_the_report_is_mailed_once_on_the_first_business_day_of_the_organisation
     assert olga.subject == (
         "Monthly case report, December 2026: Globex (Designated Support Engineer)"
     )
-    assert "/hub/dse/engagements/" in olga.text_body and "2026-12/pdf/" in olga.text_body
+    assert "/hub/designated-support-engineer/" in olga.text_body
+    assert "2026-12/pdf/" in olga.text_body
     assert "OUT OF SCOPE" in olga.text_body and "Writing code." in olga.html_body
     amy = mails.get(recipient=world.amy.user.email)
-    assert "/console/dse/engagements/" in amy.text_body
+    assert "/console/engagements/" in amy.text_body
     # Generating again is a no-op: the month's row exists.
     assert monthly_report_generate(engagement=engagement, month=date(2026, 12, 1)) is None
     assert mails.count() == 2
@@ -440,3 +443,27 @@ def test_the_demo_gives_the_platinum_organisation_its_rhythm_and_last_months_rep
     figures = ReportFigures.from_json(report.figures)
     assert report.sent_at is not None and figures.total.opened == 4 and figures.minutes_used > 0
     assert len(figures.check_ins) == 2 and len(figures.administrative_days) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_sending_at_once_write_one_report_and_one_mail_each(world: World) -> None:
+    engagement_of(world, world.alice, start=date(2026, 6, 1), end=date(2027, 5, 31))
+    due = utc(2026, 7, 1, 9)  # Wednesday 1 July, a business day
+    barrier = threading.Barrier(2)
+    sent: list[int] = []
+
+    def run() -> None:
+        try:
+            barrier.wait(timeout=10)
+            sent.append(monthly_reports_send(now=due))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(sent) == [0, 1]
+    assert MonthlyReport.objects.count() == 1
+    assert OutboxMessage.objects.filter(kind=OutboxKind.DSE_MONTHLY_REPORT).count() == 1  # Olga

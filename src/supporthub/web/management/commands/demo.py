@@ -22,7 +22,7 @@ from supporthub.customers.models import (
     Subscription,
 )
 from supporthub.customers.selectors import entitlement_on, local_date
-from supporthub.dse.demo import demo_rhythm
+from supporthub.dse.rhythm_demo import demo_rhythm
 from supporthub.policies.models import Policy
 from supporthub.policies.services import PolicyLoadError, policy_load
 from supporthub.routing.models import Rotation, RotationMember

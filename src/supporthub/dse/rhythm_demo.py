@@ -39,7 +39,7 @@ LAST_MONTH_CASES: list[tuple[int, int, int, str, int, int | None, int]] = [
 ]
 
 
-def demo_engagement() -> Engagement | None:
+def rhythm_demo_engagement() -> Engagement | None:
     """The Platinum organisation's engagement: the newest one, or one made for the demo (an
     engineer of the EU region, a year from three months ago) when there is none."""
     organisation = Organisation.objects.filter(name=ORGANISATION).first()
@@ -69,7 +69,7 @@ def demo_engagement() -> Engagement | None:
 def demo_rhythm(engagement: Engagement | None = None) -> Engagement | None:
     """Check-ins, the profile and last month's report of `engagement` (the Platinum
     organisation's when None); nothing when it already has check-ins."""
-    engagement = engagement or demo_engagement()
+    engagement = engagement or rhythm_demo_engagement()
     if engagement is None or CheckIn.objects.filter(engagement=engagement).exists():
         return engagement
     dse = viewer_for(engagement.engineer.user)
