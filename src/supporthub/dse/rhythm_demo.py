@@ -1,6 +1,7 @@
 """Demo data of the engagement's rhythm (`supporthub demo`): the Platinum organisation's
-check-ins, an environment profile in two versions, and last month's report with the month's
-cases and logged time it counts. Safe to run again: it does nothing once the check-ins exist.
+check-ins, an environment profile in two versions, an Administrative Day and last month's
+report (counting the cases and time the engagement's own demo, `dse.demo`, gives last month).
+Safe to run again: it does nothing once the check-ins exist.
 """
 
 from __future__ import annotations
@@ -15,28 +16,15 @@ from django.utils import timezone
 from supporthub.access import Viewer, viewer_for
 from supporthub.customers.models import Organisation
 from supporthub.customers.selectors import local_date
-from supporthub.dse.models import Absence, AbsenceKind, CheckIn, Engagement, TimeEntry
+from supporthub.dse.models import Absence, AbsenceKind, CheckIn, Engagement
 from supporthub.dse.profile import ProfileInput, profile_edit
 from supporthub.dse.report_mail import monthly_report_generate
 from supporthub.dse.rhythm import CheckInInput, check_in_record
-from supporthub.dse.selectors import month_start, next_month
+from supporthub.dse.selectors import month_start
 from supporthub.staff.models import StaffMember
-from supporthub.tickets import conversation, opening
-from supporthub.tickets import services as ticket_services
-from supporthub.tickets.models import AuditEntry, Channel, MessageKind, Status, Ticket
-from supporthub.tickets.opening import TicketRequest
 
 ORGANISATION = "Globex Retail"  # the demo's Platinum organisation, on an annual subscription
 SKU = "Support: Designated Support Engineer"
-
-# Last month's cases: day of the month, hour (local), severity, subject, minutes to the first
-# reply, day it was solved (None: still open), minutes the DSE logged.
-LAST_MONTH_CASES: list[tuple[int, int, int, str, int, int | None, int]] = [
-    (3, 10, 2, "Shard allocation stuck after node restart", 45, 4, 240),
-    (10, 14, 3, "Index lifecycle policy question for hot-warm", 300, 12, 90),
-    (17, 9, 1, "Search cluster unresponsive during Black Friday load test", 20, 18, 420),
-    (24, 16, 3, "Snapshot repository credentials rotation", 60 * 30, None, 75),
-]
 
 
 def rhythm_demo_engagement() -> Engagement | None:
@@ -82,7 +70,6 @@ def demo_rhythm(engagement: Engagement | None = None) -> Engagement | None:
     if last_month < engagement.start:
         return engagement
     with transaction.atomic():
-        _last_month_cases(engagement, dse, last_month)
         _check_ins(engagement, dse, last_month, this_month)
         _profile(engagement, dse, last_month)
         Absence.objects.get_or_create(
@@ -104,56 +91,6 @@ def _weekday(month: date, day: int) -> date:
 
 def _at(organisation: Organisation, day: date, hour: int) -> datetime:
     return datetime.combine(day, time(hour), tzinfo=ZoneInfo(organisation.time_zone))
-
-
-def _last_month_cases(engagement: Engagement, dse: Viewer, month: date) -> None:
-    organisation = engagement.organisation
-    requester = organisation.support_contacts.order_by("pk").first()
-    logged = TimeEntry.objects.filter(
-        engagement=engagement, date__gte=month, date__lt=next_month(month)
-    ).exists()
-    for day, hour, severity, subject, reply_after, solved_on, minutes in LAST_MONTH_CASES:
-        received = _at(organisation, _weekday(month, day), hour)
-        ticket = opening.ticket_open(
-            request=TicketRequest(
-                organisation=organisation,
-                requester=requester,
-                subject=subject,
-                body=f"{subject}. (Demo case of last month.)",
-                severity=severity,
-                channel=Channel.HUB,
-                received_at=received,
-            ),
-            acknowledge=False,
-        )
-        conversation.ticket_add_message(
-            ticket=ticket,
-            kind=MessageKind.PUBLIC_REPLY,
-            body="Thanks, I am on it and will update you shortly.",
-            author_staff=engagement.engineer,
-            at=received + timedelta(minutes=reply_after),
-        )
-        if solved_on is not None:
-            _solve(ticket, dse, at=_at(organisation, _weekday(month, solved_on), 15))
-        if not logged:
-            TimeEntry.objects.create(
-                engagement=engagement,
-                ticket=ticket,
-                engineer=engagement.engineer,
-                minutes=minutes,
-                date=received.date(),
-                note="Investigation and follow-up",
-                created_by=engagement.engineer.user,
-                created_at=received + timedelta(hours=2),
-            )
-
-
-def _solve(ticket: Ticket, dse: Viewer, *, at: datetime) -> None:
-    solved = ticket_services.ticket_set_status(ticket=ticket, status=Status.SOLVED, viewer=dse)
-    # The demo solves last month's cases now; its audit entry says when they were solved.
-    AuditEntry.objects.filter(
-        ticket=solved, code="ticket.status_changed", data__status=Status.SOLVED.value
-    ).update(at=at)
 
 
 def _check_ins(engagement: Engagement, dse: Viewer, last_month: date, this_month: date) -> None:

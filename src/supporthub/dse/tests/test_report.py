@@ -19,7 +19,9 @@ import pytest
 import time_machine
 from django.core.management import call_command
 from django.db import connections
+from django.utils import timezone
 
+from supporthub.customers.selectors import local_date
 from supporthub.customers.services import support_contact_retire
 from supporthub.dse.models import (
     Absence,
@@ -441,8 +443,10 @@ def test_the_demo_gives_the_platinum_organisation_its_rhythm_and_last_months_rep
     assert sorted(profile.values_list("number", flat=True)) == [1, 2]
     report = MonthlyReport.objects.get(engagement=engagement)
     figures = ReportFigures.from_json(report.figures)
-    assert report.sent_at is not None and figures.total.opened == 4 and figures.minutes_used > 0
-    assert len(figures.check_ins) == 2 and len(figures.administrative_days) == 1
+    assert report.sent_at is not None and report.month < local_date(
+        engagement.organisation, timezone.now()
+    ).replace(day=1)
+    assert len(figures.check_ins) == 2 and figures.administrative_days
 
 
 @pytest.mark.django_db(transaction=True)
