@@ -18,7 +18,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements/constraints.txt
 	$(BIN)/pip install --quiet -c requirements/constraints.txt -e ".[dev,bench]"
 	touch $@
 
+# The monthly case report's PDF needs pango and the DejaVu fonts (apt, as root).
 install: $(VENV)/.installed
+	@scripts/ensure-fonts
 
 migrate: install
 	$(BIN)/supporthub migrate --no-input

@@ -584,5 +584,7 @@ LOGGING = {
         "django.security": {"filters": ["client_error"]},
         # Login throttling: each failure and lockout is a warning; axes' bookkeeping is noise.
         "axes": {"level": "WARNING"},
+        # WeasyPrint logs each step of every PDF at INFO; its warnings (a missing font) stay.
+        "weasyprint": {"level": "WARNING"},
     },
 }

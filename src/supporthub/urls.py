@@ -14,6 +14,8 @@ urlpatterns = [
     path("admin/password_reset/", PasswordResetView.as_view(), name="admin_password_reset"),
     path("admin/", admin.site.urls),
     path("api/", include("supporthub.api.urls")),
+    # The DSE engagement's check-ins, environment profile and monthly reports (console, Hub).
+    path("", include("supporthub.dse.report_urls")),
     path("hub/", include("supporthub.portal.urls")),
     path("console/", include("supporthub.console.urls")),
     path("calendars/", include("supporthub.routing.urls")),

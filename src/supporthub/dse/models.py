@@ -39,7 +39,8 @@ The models, and how they fit:
   for a while: outside the DSE's Available Hours or past the Monthly Limit.
 - **CheckIn**: a monthly or milestone (``milestone``: "go-live", "upgrade") check-in held on
   ``date`` with ``attendees`` and ``notes``, and the ``next_date`` agreed;
-  ``reminder_sent_at`` is set once the DSE has been reminded that ``next_date`` is due.
+  ``reminder_sent_at`` is set once the DSE has been reminded that ``next_date`` is due, and
+  ``answered_by`` once a later check-in of the same kind was held (no reminder then).
 - **EnvironmentProfile** (one per organisation) and its **EnvironmentProfileVersion** rows:
   each edit writes a new version (``number`` 1, 2, ...) with the whole profile (deployments,
   versions, architecture, use cases), who changed it and when, and a short ``summary``;
@@ -348,6 +349,16 @@ class CheckIn(models.Model):
     reminder_sent_at = models.DateTimeField(
         null=True, blank=True, help_text="When the DSE was reminded that the next date is due"
     )
+    # A later check-in of the same kind (monthly, or milestone) answers this one's next date:
+    # no reminder is due for it any more.
+    answered_by = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="answers",
+        help_text="The later check-in of the same kind held for this one's next date",
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -361,7 +372,11 @@ class CheckIn(models.Model):
             models.Index(
                 fields=["next_date"],
                 name="dse_checkin_reminder_due",
-                condition=Q(next_date__isnull=False, reminder_sent_at__isnull=True),
+                condition=Q(
+                    next_date__isnull=False,
+                    reminder_sent_at__isnull=True,
+                    answered_by__isnull=True,
+                ),
             ),
         ]
 

@@ -992,6 +992,8 @@ class _PolicyBuilder:
         hours = self._hours(table, "available_hours", relative=("engineer",), always_ok=False)
         auto_renew = table.get("auto_renew", r.boolean, False)
         carry_over = table.get("unused_hours_carry_over", r.boolean, False)
+        no_items: tuple[str, ...] = ()
+        out_of_scope = table.get("out_of_scope", r.array(r.text, allow_empty=True), no_items)
         table.finish()
         if min_term is not None and max_term is not None and min_term > max_term:
             r.error(
@@ -1011,6 +1013,7 @@ class _PolicyBuilder:
             or hours is None
             or auto_renew is None
             or carry_over is None
+            or out_of_scope is None
         ):
             return None
         return schema.DseAddon(
@@ -1025,6 +1028,7 @@ class _PolicyBuilder:
             available_hours=hours,
             auto_renew=auto_renew,
             unused_hours_carry_over=carry_over,
+            out_of_scope=out_of_scope,
         )
 
     def _subscription_level_ref(self, path: KeyPath, value: object) -> str | None:

@@ -200,6 +200,8 @@ class DseAddon:
     available_hours: Hours
     auto_renew: bool = False
     unused_hours_carry_over: bool = False
+    # The package's "Out of scope" list, carried by every monthly case report.
+    out_of_scope: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

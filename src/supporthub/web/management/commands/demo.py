@@ -24,6 +24,7 @@ from supporthub.customers.models import (
 from supporthub.customers.selectors import entitlement_on, local_date
 from supporthub.development import demo as development_demo
 from supporthub.dse.demo import demo_engagement
+from supporthub.dse.rhythm_demo import demo_rhythm
 from supporthub.policies.models import Policy
 from supporthub.policies.services import PolicyLoadError, policy_load
 from supporthub.routing.models import Rotation, RotationMember
@@ -131,10 +132,12 @@ class Command(BaseCommand):
         self._rotations(staff)
         for row in ORGANISATIONS:
             self._organisation(row, staff)
-        # Globex Retail (Platinum, annual) has Dora as its Designated Support Engineer.
+        # Globex Retail (Platinum, annual) has Dora as its Designated Support Engineer, with
+        # check-ins, an environment profile and last month's report.
         globex = Organisation.objects.get(name="Globex Retail")
         with transaction.atomic():
             demo_engagement(organisation=globex, engineer=staff["dora"], now=timezone.now())
+        demo_rhythm()
         self.stdout.write(self.style.SUCCESS("demo data ready; logins are in README.md"))
 
     def _rotations(self, staff: dict[str, StaffMember]) -> None:
