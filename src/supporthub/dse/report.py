@@ -41,7 +41,7 @@ from supporthub.dse.models import (
     Substitution,
     TimeEntry,
 )
-from supporthub.dse.selectors import month_start, month_usage, next_month
+from supporthub.dse.selectors import hours_text, month_start, month_usage, next_month
 from supporthub.policies import schema
 from supporthub.policies.selectors import policy_version_in_force
 from supporthub.sla.selectors import attainment
@@ -218,11 +218,6 @@ class ReportFigures:
 
 def _hours(minutes: int) -> Decimal:
     return (Decimal(minutes) / MINUTES_PER_HOUR).quantize(Decimal("0.01"))
-
-
-def hours_text(value: Decimal) -> str:
-    """12.50 as "12.5", 25.00 as "25": hours as the pages write them."""
-    return f"{value:.2f}".rstrip("0").rstrip(".") or "0"
 
 
 # -- the figures --------------------------------------------------------------------------------
