@@ -7,7 +7,6 @@ solves the linked demo ticket, once."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import uuid
 from datetime import timedelta
@@ -22,6 +21,7 @@ from supporthub import http
 from supporthub.development import demo, samples
 from supporthub.development.models import TrackerConnection
 from supporthub.development.reconcile import reconcile_links
+from supporthub.development.signatures import GITHUB_HEADER, JIRA_HEADER, hub_signature
 
 
 class Command(BaseCommand):
@@ -79,8 +79,8 @@ class Command(BaseCommand):
                 self.stdout.write(f"{answer.status} {answer.text.strip()}")
 
     def _hub(self, body: bytes, secret: str, github: bool) -> dict[str, str]:
-        signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+        signature = hub_signature(body, secret=secret)
         delivery = str(uuid.uuid5(uuid.NAMESPACE_URL, hashlib.sha256(body).hexdigest()))
         if github:
-            return {"X-Hub-Signature-256": signature, "X-GitHub-Delivery": delivery}
-        return {"X-Hub-Signature": signature, "X-Atlassian-Webhook-Identifier": delivery}
+            return {GITHUB_HEADER: signature, "X-GitHub-Delivery": delivery}
+        return {JIRA_HEADER: signature, "X-Atlassian-Webhook-Identifier": delivery}
